@@ -1,0 +1,1 @@
+//! `bordin score`: streaming batch scoring of CSV answers (to be written).
