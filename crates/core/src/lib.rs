@@ -9,6 +9,7 @@
 //! rationals ([`Value`]), rounded only where an instrument's rule says so and when formatted.
 
 pub mod answers;
+pub mod care;
 pub mod instrument;
 pub mod registry;
 pub mod scoring;
@@ -124,4 +125,30 @@ pub fn to_f64(v: Value) -> f64 {
 /// Serialises an exact value as a JSON number (for API and report shapes).
 pub fn ser_value<S: serde::Serializer>(v: &Value, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(to_f64(*v))
+}
+
+/// The exact decimal text of a value whose denominator is a product of 2s and 5s (every answer
+/// read by [`parse_decimal`] is); `None` for values such as 1/3 that have no finite decimal.
+///
+/// ```
+/// use bordin_core::{exact_decimal, Value};
+/// assert_eq!(exact_decimal(Value::new(73, 10)).as_deref(), Some("7.3"));
+/// assert_eq!(exact_decimal(Value::from_integer(4)).as_deref(), Some("4"));
+/// assert_eq!(exact_decimal(Value::new(1, 3)), None);
+/// ```
+pub fn exact_decimal(v: Value) -> Option<String> {
+    let mut den = *v.denom();
+    let mut places = 0u8;
+    while den % 10 == 0 {
+        den /= 10;
+        places += 1;
+    }
+    while den % 2 == 0 || den % 5 == 0 {
+        den = if den % 2 == 0 { den / 2 } else { den / 5 };
+        places += 1;
+    }
+    if den != 1 || places > 9 {
+        return None;
+    }
+    Some(format_value(v, places))
 }

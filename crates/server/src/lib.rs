@@ -1,1 +1,2 @@
-//! placeholder
+//! # bordin-server
+pub mod auth;

@@ -155,7 +155,7 @@ impl ResponseScale {
                 v.is_integer() && points.iter().any(|p| p.value == *v.numer())
             }
             ResponseScaleKind::VisualAnalogue { min, max, step, .. } => {
-                v >= *min && v <= *max && ((v - *min) / *step).is_integer()
+                v >= *min && v <= *max && on_step(v, *min, *step)
             }
         }
     }
@@ -181,6 +181,21 @@ impl ResponseScale {
             ResponseScaleKind::Choice { points } => points,
             ResponseScaleKind::VisualAnalogue { .. } => &[],
         }
+    }
+}
+
+/// Whether `(v − min) / step` is a whole number, in `i128` so that an answer with many decimals
+/// (`0.000000000000000001`) cannot overflow `Ratio<i64>` arithmetic. With `v = a/b`, `min = c/d`,
+/// `step = e/f`: `(a·d − c·b)·f` must be a multiple of `b·d·e`.
+fn on_step(v: Value, min: Value, step: Value) -> bool {
+    let (a, b) = (i128::from(*v.numer()), i128::from(*v.denom()));
+    let (c, d) = (i128::from(*min.numer()), i128::from(*min.denom()));
+    let (e, f) = (i128::from(*step.numer()), i128::from(*step.denom()));
+    let num = a.checked_mul(d).zip(c.checked_mul(b)).and_then(|(x, y)| x.checked_sub(y)).and_then(|x| x.checked_mul(f));
+    let den = b.checked_mul(d).and_then(|x| x.checked_mul(e));
+    match (num, den) {
+        (Some(n), Some(m)) if m != 0 => n % m == 0,
+        _ => false,
     }
 }
 
@@ -370,6 +385,16 @@ impl Problems<'_> {
     }
 }
 
+/// Largest magnitude and finest fraction of a point value or visual-analogue bound. Keeping
+/// definitions within these limits keeps every exact sum, prorating and step check far from
+/// `i64` overflow.
+const LIMIT: i64 = 1_000_000;
+const LIMITS_MESSAGE: &str = "must be between -1000000 and 1000000 with at most 6 decimal places";
+
+fn within_limits(v: Value) -> bool {
+    v.numer().checked_abs().is_some_and(|n| n <= LIMIT * *v.denom()) && *v.denom() <= LIMIT
+}
+
 /// Parses a TOML number (integer or float) or a decimal string into an exact value.
 fn toml_to_value(v: &toml::Value) -> Option<Value> {
     match v {
@@ -473,6 +498,9 @@ impl Instrument {
                         if !seen.insert(pt.value) {
                             p.add(format!("{at}.points[{j}].value"), format!("value {} appears twice", pt.value));
                         }
+                        if !within_limits(Value::from_integer(pt.value)) {
+                            p.add(format!("{at}.points[{j}].value"), LIMITS_MESSAGE);
+                        }
                         if pt.label.trim().is_empty() {
                             p.add(format!("{at}.points[{j}].label"), "must not be empty");
                         }
@@ -485,6 +513,11 @@ impl Instrument {
                 "visual_analogue" => {
                     let mut num = |name: &str, v: &Option<toml::Value>| -> Value {
                         match v.as_ref().map(toml_to_value) {
+                            // Bounded so that exact arithmetic on answers and sums cannot overflow.
+                            Some(Some(x)) if !within_limits(x) => {
+                                p.add(format!("{at}.{name}"), LIMITS_MESSAGE);
+                                Value::from_integer(0)
+                            }
                             Some(Some(x)) => x,
                             Some(None) => {
                                 p.add(format!("{at}.{name}"), "must be a number");
@@ -504,7 +537,7 @@ impl Instrument {
                     }
                     if step <= Value::from_integer(0) {
                         p.add(format!("{at}.step"), "must be greater than 0");
-                    } else if !((max - min) / step).is_integer() {
+                    } else if !on_step(max, min, step) {
                         p.add(format!("{at}.step"), "max − min must be a whole number of steps");
                     }
                     if !rs.points.is_empty() {
@@ -619,7 +652,10 @@ impl Instrument {
                             Some(&k) => {
                                 idx.push(k);
                                 scored_items[k] = true;
-                                let (a, b) = response_scales[items[k].response_scale].bounds();
+                                // `get`: with no response scales at all (already reported), items point at 0.
+                                let (a, b) = response_scales
+                                    .get(items[k].response_scale)
+                                    .map_or((Value::from_integer(0), Value::from_integer(0)), ResponseScale::bounds);
                                 lo += crate::to_f64(a);
                                 hi += crate::to_f64(b);
                             }

@@ -1,0 +1,445 @@
+//! Administrations (requests to fill an instrument), responses (immutable answers), their scores
+//! and flags, and the clinic's text packs.
+
+use bordin_core::care::{AdministrationStatus, ResponseSource};
+use bordin_core::{exact_decimal, Answers, Instrument, Respondent, ScoreSheet};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::{new_id, Result, Store, StoreError};
+
+/// A request for one instrument, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdministrationRow {
+    pub clinic_id: String,
+    pub administration_id: String,
+    pub case_id: String,
+    pub session_id: Option<String>,
+    pub client_id: Option<String>,
+    pub instrument_id: String,
+    pub instrument_version: String,
+    pub respondent: Respondent,
+    pub expires_at: Option<i64>,
+    pub status: AdministrationStatus,
+    pub created_at: i64,
+    pub completed_at: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAdministration<'a> {
+    pub case_id: &'a str,
+    pub session_id: Option<&'a str>,
+    pub client_id: Option<&'a str>,
+    pub instrument: &'a Instrument,
+    pub respondent: Respondent,
+    /// SHA-256 of the link secret, when the form is sent as a link.
+    pub token_hash: Option<&'a str>,
+    pub expires_at: Option<i64>,
+    pub created_by: &'a str,
+}
+
+/// A response to store, already validated and scored by the core.
+#[derive(Debug, Clone)]
+pub struct NewResponse<'a> {
+    pub administration_id: Option<&'a str>,
+    pub case_id: &'a str,
+    pub session_id: Option<&'a str>,
+    pub client_id: Option<&'a str>,
+    pub instrument: &'a Instrument,
+    pub respondent: Respondent,
+    pub answers: &'a Answers,
+    pub sheet: &'a ScoreSheet,
+    pub submitted_at: i64,
+    pub entered_by: &'a str,
+    pub source: ResponseSource,
+}
+
+/// The outcome of storing a submission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Submitted {
+    /// Stored now.
+    Stored { response_id: String },
+    /// The administration already had its response (a second submit of the same link): nothing
+    /// new was stored, and the first response stands.
+    AlreadyStored { response_id: String },
+}
+
+impl Submitted {
+    pub fn response_id(&self) -> &str {
+        match self {
+            Self::Stored { response_id } | Self::AlreadyStored { response_id } => response_id,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlagRow {
+    pub flag_id: String,
+    pub severity: String,
+    pub message: String,
+}
+
+/// A stored response with its answers (item id → exact decimal text).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResponseRow {
+    pub response_id: String,
+    pub administration_id: Option<String>,
+    pub case_id: String,
+    pub session_id: Option<String>,
+    pub instrument_id: String,
+    pub instrument_version: String,
+    pub respondent: Respondent,
+    pub answers: Vec<(String, String)>,
+    pub submitted_at: i64,
+    pub entered_by: String,
+    pub source: ResponseSource,
+    pub version: i64,
+    pub supersedes: Option<String>,
+    pub correction_reason: Option<String>,
+}
+
+/// One score of one current response in a case, for the client page and charts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseScoreRow {
+    pub response_id: String,
+    pub session_id: Option<String>,
+    pub session_number: Option<i64>,
+    pub held_on: Option<String>,
+    pub instrument_id: String,
+    pub respondent: Respondent,
+    pub scale_id: String,
+    pub value: Option<f64>,
+    pub band: Option<String>,
+    pub submitted_at: i64,
+    pub version: i64,
+}
+
+fn respondent(s: &str) -> Result<Respondent> {
+    Respondent::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown respondent '{s}'")))
+}
+
+fn administration_from(r: &AnyRow) -> Result<AdministrationRow> {
+    let status: String = r.try_get("status")?;
+    Ok(AdministrationRow {
+        clinic_id: r.try_get("clinic_id")?,
+        administration_id: r.try_get("administration_id")?,
+        case_id: r.try_get("case_id")?,
+        session_id: r.try_get("session_id")?,
+        client_id: r.try_get("client_id")?,
+        instrument_id: r.try_get("instrument_id")?,
+        instrument_version: r.try_get("instrument_version")?,
+        respondent: respondent(&r.try_get::<String, _>("respondent")?)?,
+        expires_at: r.try_get("expires_at")?,
+        status: AdministrationStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("unknown status '{status}'")))?,
+        created_at: r.try_get("created_at")?,
+        completed_at: r.try_get("completed_at")?,
+    })
+}
+
+const ADMIN_COLUMNS: &str = "clinic_id, administration_id, case_id, session_id, client_id, instrument_id, instrument_version, respondent, expires_at, status, created_at, completed_at";
+
+/// Answers as stored: a JSON object of item id → exact decimal text, in item order.
+fn answers_json(instrument: &Instrument, answers: &Answers) -> String {
+    let mut map = serde_json::Map::new();
+    for (id, v) in answers.pairs(instrument) {
+        // Every answer read by the core is a finite decimal; `to_string` of the ratio is the
+        // exact fallback should a future scale allow otherwise.
+        map.insert(id.to_owned(), serde_json::Value::String(exact_decimal(v).unwrap_or_else(|| v.to_string())));
+    }
+    serde_json::Value::Object(map).to_string()
+}
+
+impl Store {
+    pub async fn create_administration(&self, clinic_id: &str, new: &NewAdministration<'_>, at: i64) -> Result<AdministrationRow> {
+        let id = new_id();
+        sqlx::query(
+            "INSERT INTO administrations (clinic_id, administration_id, case_id, session_id, client_id, instrument_id, instrument_version, respondent, token_hash, expires_at, status, created_by, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', $11, $12)",
+        )
+        .bind(clinic_id)
+        .bind(&id)
+        .bind(new.case_id)
+        .bind(new.session_id)
+        .bind(new.client_id)
+        .bind(&new.instrument.id)
+        .bind(&new.instrument.version)
+        .bind(new.respondent.as_str())
+        .bind(new.token_hash)
+        .bind(new.expires_at)
+        .bind(new.created_by)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        self.administration(clinic_id, &id).await
+    }
+
+    pub async fn administration(&self, clinic_id: &str, administration_id: &str) -> Result<AdministrationRow> {
+        let r = sqlx::query(&format!("SELECT {ADMIN_COLUMNS} FROM administrations WHERE clinic_id = $1 AND administration_id = $2"))
+            .bind(clinic_id)
+            .bind(administration_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound { what: "administration" })?;
+        administration_from(&r)
+    }
+
+    /// The administration a link secret belongs to (looked up by its hash).
+    pub async fn administration_by_token(&self, clinic_id: &str, token_hash: &str) -> Result<Option<AdministrationRow>> {
+        let r = sqlx::query(&format!("SELECT {ADMIN_COLUMNS} FROM administrations WHERE clinic_id = $1 AND token_hash = $2"))
+            .bind(clinic_id)
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        r.as_ref().map(administration_from).transpose()
+    }
+
+    pub async fn administrations_of_case(&self, clinic_id: &str, case_id: &str) -> Result<Vec<AdministrationRow>> {
+        let rows = sqlx::query(&format!("SELECT {ADMIN_COLUMNS} FROM administrations WHERE clinic_id = $1 AND case_id = $2 ORDER BY created_at DESC"))
+            .bind(clinic_id)
+            .bind(case_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(administration_from).collect()
+    }
+
+    /// Stores a scored response with its scores and flags in one transaction.
+    ///
+    /// With an administration, the administration is marked completed in the same transaction,
+    /// and only while it is still pending: a second submission of the same link stores nothing and
+    /// returns [`Submitted::AlreadyStored`] with the first response.
+    pub async fn submit_response(&self, clinic_id: &str, new: &NewResponse<'_>) -> Result<Submitted> {
+        let mut tx = self.write_tx().await?;
+        if let Some(admin_id) = new.administration_id {
+            let done = sqlx::query(
+                "UPDATE administrations SET status = 'completed', completed_at = $3 WHERE clinic_id = $1 AND administration_id = $2 AND status = 'pending'",
+            )
+            .bind(clinic_id)
+            .bind(admin_id)
+            .bind(new.submitted_at)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                let existing = sqlx::query("SELECT response_id FROM responses WHERE clinic_id = $1 AND administration_id = $2 AND version = 1")
+                    .bind(clinic_id)
+                    .bind(admin_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                tx.rollback().await?;
+                return match existing {
+                    Some(r) => Ok(Submitted::AlreadyStored { response_id: r.try_get("response_id")? }),
+                    None => Err(StoreError::Conflict("this form is no longer open".into())),
+                };
+            }
+        }
+        let id = new_id();
+        insert_response(&mut tx, clinic_id, &id, new, 1, None, None).await?;
+        tx.commit().await?;
+        Ok(Submitted::Stored { response_id: id })
+    }
+
+    /// Records a correction of a stored response: a new version that supersedes it. The old
+    /// response is kept unchanged; the reason is required.
+    pub async fn correct_response(&self, clinic_id: &str, supersedes: &str, reason: &str, new: &NewResponse<'_>) -> Result<String> {
+        if reason.trim().is_empty() {
+            return Err(StoreError::Conflict("a correction needs a reason".into()));
+        }
+        let mut tx = self.write_tx().await?;
+        let r = sqlx::query("SELECT version FROM responses WHERE clinic_id = $1 AND response_id = $2")
+            .bind(clinic_id)
+            .bind(supersedes)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound { what: "response" })?;
+        let version: i64 = r.try_get("version")?;
+        let id = new_id();
+        match insert_response(&mut tx, clinic_id, &id, new, version + 1, Some(supersedes), Some(reason)).await {
+            Ok(()) => {}
+            Err(e) if e.is_unique_violation() => {
+                return Err(StoreError::Conflict("this response has already been corrected; correct the latest version".into()))
+            }
+            Err(e) => return Err(e),
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    pub async fn response(&self, clinic_id: &str, response_id: &str) -> Result<ResponseRow> {
+        let r = sqlx::query(
+            "SELECT response_id, administration_id, case_id, session_id, instrument_id, instrument_version, respondent, answers, submitted_at, entered_by, source, version, supersedes, correction_reason
+             FROM responses WHERE clinic_id = $1 AND response_id = $2",
+        )
+        .bind(clinic_id)
+        .bind(response_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound { what: "response" })?;
+        let answers: String = r.try_get("answers")?;
+        let parsed: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&answers).map_err(|e| StoreError::Corrupt(format!("answers of response {response_id}: {e}")))?;
+        let source: String = r.try_get("source")?;
+        Ok(ResponseRow {
+            response_id: r.try_get("response_id")?,
+            administration_id: r.try_get("administration_id")?,
+            case_id: r.try_get("case_id")?,
+            session_id: r.try_get("session_id")?,
+            instrument_id: r.try_get("instrument_id")?,
+            instrument_version: r.try_get("instrument_version")?,
+            respondent: respondent(&r.try_get::<String, _>("respondent")?)?,
+            answers: parsed.into_iter().map(|(k, v)| (k, v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))).collect(),
+            submitted_at: r.try_get("submitted_at")?,
+            entered_by: r.try_get("entered_by")?,
+            source: ResponseSource::parse(&source).ok_or_else(|| StoreError::Corrupt(format!("unknown source '{source}'")))?,
+            version: r.try_get("version")?,
+            supersedes: r.try_get("supersedes")?,
+            correction_reason: r.try_get("correction_reason")?,
+        })
+    }
+
+    /// Flags raised by a response.
+    pub async fn response_flags(&self, clinic_id: &str, response_id: &str) -> Result<Vec<FlagRow>> {
+        let rows = sqlx::query("SELECT flag_id, severity, message FROM response_flags WHERE clinic_id = $1 AND response_id = $2 ORDER BY flag_id")
+            .bind(clinic_id)
+            .bind(response_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(FlagRow { flag_id: r.try_get("flag_id")?, severity: r.try_get("severity")?, message: r.try_get("message")? })).collect()
+    }
+
+    /// Every score of the current (not superseded) responses of a case, oldest first.
+    pub async fn case_scores(&self, clinic_id: &str, case_id: &str) -> Result<Vec<CaseScoreRow>> {
+        let rows = sqlx::query(
+            "SELECT r.response_id, r.session_id, se.number, se.held_on, r.instrument_id, r.respondent, s.scale_id, s.value, s.band, r.submitted_at, r.version
+             FROM responses r
+             JOIN scores s ON s.clinic_id = r.clinic_id AND s.response_id = r.response_id
+             LEFT JOIN sessions se ON se.clinic_id = r.clinic_id AND se.session_id = r.session_id
+             WHERE r.clinic_id = $1 AND r.case_id = $2
+               AND NOT EXISTS (SELECT 1 FROM responses n WHERE n.clinic_id = r.clinic_id AND n.supersedes = r.response_id)
+             ORDER BY se.number, r.submitted_at, s.scale_id",
+        )
+        .bind(clinic_id)
+        .bind(case_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(CaseScoreRow {
+                    response_id: r.try_get("response_id")?,
+                    session_id: r.try_get("session_id")?,
+                    session_number: r.try_get("number")?,
+                    held_on: r.try_get("held_on")?,
+                    instrument_id: r.try_get("instrument_id")?,
+                    respondent: respondent(&r.try_get::<String, _>("respondent")?)?,
+                    scale_id: r.try_get("scale_id")?,
+                    value: r.try_get("value")?,
+                    band: r.try_get("band")?,
+                    submitted_at: r.try_get("submitted_at")?,
+                    version: r.try_get("version")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Urgent flags of the current responses of a case, newest first, with the response id.
+    pub async fn case_flags(&self, clinic_id: &str, case_id: &str) -> Result<Vec<(String, FlagRow)>> {
+        let rows = sqlx::query(
+            "SELECT f.response_id, f.flag_id, f.severity, f.message FROM response_flags f
+             JOIN responses r ON r.clinic_id = f.clinic_id AND r.response_id = f.response_id
+             WHERE f.clinic_id = $1 AND r.case_id = $2
+               AND NOT EXISTS (SELECT 1 FROM responses n WHERE n.clinic_id = r.clinic_id AND n.supersedes = r.response_id)
+             ORDER BY r.submitted_at DESC",
+        )
+        .bind(clinic_id)
+        .bind(case_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("response_id")?, FlagRow { flag_id: r.try_get("flag_id")?, severity: r.try_get("severity")?, message: r.try_get("message")? })))
+            .collect()
+    }
+
+    /// Installs (or replaces) a clinic's text pack, stored as the TOML that was validated.
+    pub async fn put_text_pack(&self, clinic_id: &str, instrument_id: &str, pack_toml: &str, installed_by: &str, at: i64) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query("DELETE FROM text_packs WHERE clinic_id = $1 AND instrument_id = $2").bind(clinic_id).bind(instrument_id).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO text_packs (clinic_id, instrument_id, pack, installed_at, installed_by) VALUES ($1, $2, $3, $4, $5)")
+            .bind(clinic_id)
+            .bind(instrument_id)
+            .bind(pack_toml)
+            .bind(at)
+            .bind(installed_by)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The clinic's text packs: (instrument id, TOML).
+    pub async fn text_packs(&self, clinic_id: &str) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT instrument_id, pack FROM text_packs WHERE clinic_id = $1 ORDER BY instrument_id").bind(clinic_id).fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok((r.try_get("instrument_id")?, r.try_get("pack")?))).collect()
+    }
+}
+
+async fn insert_response(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    clinic_id: &str,
+    id: &str,
+    new: &NewResponse<'_>,
+    version: i64,
+    supersedes: Option<&str>,
+    reason: Option<&str>,
+) -> Result<()> {
+    let instrument = new.instrument;
+    sqlx::query(
+        "INSERT INTO responses (clinic_id, response_id, administration_id, case_id, session_id, client_id, instrument_id, instrument_version, respondent, answers, submitted_at, entered_by, source, version, supersedes, correction_reason)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+    )
+    .bind(clinic_id)
+    .bind(id)
+    .bind(new.administration_id)
+    .bind(new.case_id)
+    .bind(new.session_id)
+    .bind(new.client_id)
+    .bind(&instrument.id)
+    .bind(&instrument.version)
+    .bind(new.respondent.as_str())
+    .bind(answers_json(instrument, new.answers))
+    .bind(new.submitted_at)
+    .bind(new.entered_by)
+    .bind(new.source.as_str())
+    .bind(version)
+    .bind(supersedes)
+    .bind(reason)
+    .execute(&mut **tx)
+    .await?;
+    for (scale, score) in instrument.scales.iter().zip(&new.sheet.scales) {
+        sqlx::query("INSERT INTO scores (clinic_id, response_id, scale_id, value, exact, answered, missing, band) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+            .bind(clinic_id)
+            .bind(id)
+            .bind(&scale.id)
+            .bind(score.value.map(bordin_core::to_f64))
+            .bind(score.value.map(|v| v.to_string()))
+            .bind(i64::from(score.answered))
+            .bind(i64::from(score.missing))
+            .bind(score.band.map(|b| scale.bands[b].label.clone()))
+            .execute(&mut **tx)
+            .await?;
+    }
+    for &f in &new.sheet.flags {
+        let rule = &instrument.flags[f];
+        let severity = match rule.severity {
+            bordin_core::instrument::FlagSeverity::Info => "info",
+            bordin_core::instrument::FlagSeverity::Warning => "warning",
+            bordin_core::instrument::FlagSeverity::Urgent => "urgent",
+        };
+        sqlx::query("INSERT INTO response_flags (clinic_id, response_id, flag_id, severity, message) VALUES ($1, $2, $3, $4, $5)")
+            .bind(clinic_id)
+            .bind(id)
+            .bind(&rule.id)
+            .bind(severity)
+            .bind(&rule.message)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
