@@ -1,4 +1,6 @@
 //! The `bordin` command's building blocks, as a library so that tests and benchmarks can drive
 //! them directly. `main.rs` is a thin clap shell over these modules.
 
+pub mod demo;
+pub mod instruments;
 pub mod score;

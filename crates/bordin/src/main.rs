@@ -1,1 +1,421 @@
-fn main() {}
+//! `bordin`: the command-line entry point. A thin shell: it parses arguments, reads files and
+//! the clock, and calls the library crates. `anyhow` is used here and nowhere else.
+
+use std::io::{IsTerminal, Read, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use bordin::instruments::{load_registry, read_text_pack, toml_files};
+use bordin_core::care::Role;
+use bordin_core::{Instrument, Registry, Setting};
+use bordin_server::{AppState, Config};
+use bordin_store::Store;
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(name = "bordin", version, about = "Measure, monitor and repair the working alliance.")]
+struct Cli {
+    /// Log as JSON lines instead of text.
+    #[arg(long, global = true, env = "BORDIN_LOG_JSON")]
+    log_json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Start the server on a fresh demo database with a seeded practice.
+    Demo {
+        /// Seed of the generated practice (same seed, same practice).
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// The demo database file; it is recreated on every start.
+        #[arg(long, default_value = "bordin-demo.db")]
+        db_file: PathBuf,
+        #[arg(long, env = "BORDIN_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+    /// Score answers in bulk: CSV in (`id,q1,q2,…`), one row of scores out per response.
+    Score {
+        /// Instrument id, e.g. wai_sr, phq9, gad7, session_check.
+        #[arg(long)]
+        instrument: String,
+        /// Input CSV file, or `-` for standard input.
+        #[arg(long, default_value = "-")]
+        input: String,
+        #[arg(long, value_enum, default_value_t = OutFormat::Csv)]
+        format: OutFormat,
+        /// Folder of extra instrument files.
+        #[arg(long, env = "BORDIN_INSTRUMENTS")]
+        instruments: Option<PathBuf>,
+    },
+    /// List, check and word instruments.
+    Instruments {
+        #[command(subcommand)]
+        command: InstrumentsCommand,
+    },
+    /// Set up a clinic and its users.
+    Clinic {
+        #[command(subcommand)]
+        command: ClinicCommand,
+    },
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Database URL.
+    #[arg(long, env = "BORDIN_DB", default_value = "sqlite://bordin.db")]
+    db: String,
+    #[arg(long, env = "BORDIN_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Folder of extra instrument files (`*.toml`).
+    #[arg(long, env = "BORDIN_INSTRUMENTS")]
+    instruments: Option<PathBuf>,
+    /// Base URL for client links, e.g. https://bordin.example.org
+    #[arg(long, env = "BORDIN_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Mark cookies Secure (when served over HTTPS).
+    #[arg(long, env = "BORDIN_SECURE_COOKIES")]
+    secure_cookies: bool,
+    /// How long a client link stays valid, in hours.
+    #[arg(long, env = "BORDIN_LINK_TTL_HOURS", default_value_t = 168)]
+    link_ttl_hours: i64,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OutFormat {
+    Csv,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum InstrumentsCommand {
+    /// List the instruments with their licence status and whether they can be shown.
+    List {
+        #[arg(long, env = "BORDIN_INSTRUMENTS")]
+        instruments: Option<PathBuf>,
+        /// Also show the text packs installed in this database.
+        #[arg(long, env = "BORDIN_DB")]
+        db: Option<String>,
+    },
+    /// Validate every instrument file in a folder; exits non-zero with each problem named.
+    Check { dir: PathBuf },
+    /// Install a text pack (wording of a licence-gated instrument) into a clinic's database.
+    AddText {
+        file: PathBuf,
+        #[arg(long, env = "BORDIN_DB", default_value = "sqlite://bordin.db")]
+        db: String,
+        /// Clinic id; may be left out when the database holds one clinic.
+        #[arg(long)]
+        clinic: Option<String>,
+        #[arg(long, env = "BORDIN_INSTRUMENTS")]
+        instruments: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClinicCommand {
+    /// Create a clinic with its first admin. The password is read from BORDIN_PASSWORD or stdin.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "therapy")]
+        setting: String,
+        #[arg(long)]
+        admin_email: String,
+        #[arg(long)]
+        admin_name: String,
+        #[arg(long, env = "BORDIN_DB", default_value = "sqlite://bordin.db")]
+        db: String,
+    },
+    /// Add a user (clinician, supervisor or admin). The password is read from BORDIN_PASSWORD or stdin.
+    AddUser {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "clinician")]
+        role: String,
+        #[arg(long)]
+        clinic: Option<String>,
+        #[arg(long, env = "BORDIN_DB", default_value = "sqlite://bordin.db")]
+        db: String,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_json);
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
+}
+
+fn run(command: Command) -> Result<std::process::ExitCode> {
+    use std::process::ExitCode;
+    match command {
+        Command::Serve(args) => {
+            let registry = load_registry(args.instruments.as_deref())?;
+            let config = Config {
+                listen: args.listen,
+                database_url: args.db,
+                instruments_dir: args.instruments,
+                public_url: args.public_url.map(|u| u.trim_end_matches('/').to_owned()),
+                secure_cookies: args.secure_cookies,
+                link_ttl_hours: args.link_ttl_hours,
+                ..Config::default()
+            };
+            if config.link_ttl_hours < 1 {
+                bail!("--link-ttl-hours must be at least 1");
+            }
+            runtime()?.block_on(serve(config, registry, None))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { seed, db_file, listen } => {
+            runtime()?.block_on(demo(seed, &db_file, listen))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Score { instrument, input, format, instruments } => {
+            let registry = load_registry(instruments.as_deref())?;
+            let instrument = find(&registry, &instrument)?;
+            let format = match format {
+                OutFormat::Csv => bordin::score::Format::Csv,
+                OutFormat::Json => bordin::score::Format::Json,
+            };
+            let stdout = std::io::stdout().lock();
+            let stderr = std::io::stderr().lock();
+            let summary = if input == "-" {
+                bordin::score::score_stream(instrument, std::io::stdin().lock(), stdout, stderr, format)
+            } else {
+                let file = std::fs::File::open(&input).with_context(|| format!("cannot open {input}"))?;
+                bordin::score::score_stream(instrument, file, stdout, stderr, format)
+            }?;
+            if summary.rejected > 0 {
+                eprintln!("{} of {} rows rejected (see the lines above); the other rows were scored", summary.rejected, summary.rows);
+                return Ok(ExitCode::from(2));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Instruments { command } => instruments(command),
+        Command::Clinic { command } => runtime()?.block_on(clinic(command)).map(|()| ExitCode::SUCCESS),
+    }
+}
+
+fn find<'a>(registry: &'a Registry, id: &str) -> Result<&'a Instrument> {
+    registry.get(id).map(|i| &**i).with_context(|| {
+        let known: Vec<String> = registry.instruments().map(|i| i.id.clone()).collect();
+        format!("no instrument '{id}'; known: {}", known.join(", "))
+    })
+}
+
+async fn serve(config: Config, registry: Registry, banner: Option<String>) -> Result<()> {
+    let store = Store::connect(&config.database_url).await.context("opening the database")?;
+    let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "Bordin is listening");
+    if let Some(b) = banner {
+        println!("{}", b.replace("{url}", &format!("http://{addr}")));
+    }
+    let state = AppState::new(store.clone(), registry, config);
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+    };
+    bordin_server::serve(listener, state, shutdown).await.context("serving")?;
+    store.close().await;
+    Ok(())
+}
+
+fn remove_db_files(path: &Path) -> Result<()> {
+    for suffix in ["", "-wal", "-shm"] {
+        let p = PathBuf::from(format!("{}{suffix}", path.display()));
+        match std::fs::remove_file(&p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot remove old demo file {}", p.display())),
+        }
+    }
+    Ok(())
+}
+
+async fn demo(seed: u64, db_file: &Path, listen: SocketAddr) -> Result<()> {
+    remove_db_files(db_file)?;
+    let url = format!("sqlite://{}", db_file.display());
+    let registry = load_registry(None)?;
+    let store = Store::connect(&url).await?;
+    let now = bordin_server::state::now_ms();
+    let summary = bordin::demo::seed(&store, &registry, seed, &bordin_server::state::today(), now).await.context("seeding the demo practice")?;
+    store.close().await;
+    let mut banner = format!(
+        "\nBordin demo: {} clients, {} sessions, {} responses (seed {seed}, database {}).\nOpen {{url}} and log in as:\n",
+        summary.clients,
+        summary.sessions,
+        summary.responses,
+        db_file.display()
+    );
+    for l in &summary.logins {
+        banner.push_str(&format!("  {:<11} {:<32} password: {}\n", l.role.as_str(), l.email, l.password));
+    }
+    banner.push_str("WAI-SR / WAI-SRT show placeholder wording in the demo. Press Ctrl+C to stop.");
+    let config = Config { listen, database_url: url, ..Config::default() };
+    serve(config, registry, Some(banner)).await
+}
+
+fn instruments(command: InstrumentsCommand) -> Result<std::process::ExitCode> {
+    use std::process::ExitCode;
+    match command {
+        InstrumentsCommand::List { instruments, db } => {
+            let mut registry = load_registry(instruments.as_deref())?;
+            if let Some(db) = db {
+                runtime()?.block_on(async {
+                    let store = Store::connect(&db).await?;
+                    for clinic in store.clinics().await? {
+                        for (id, text) in store.text_packs(&clinic.clinic_id).await? {
+                            if let Ok(pack) = bordin_core::TextPack::from_toml(&id, &text) {
+                                let _ = registry.install_pack(&id, pack);
+                            }
+                        }
+                    }
+                    anyhow::Ok(())
+                })?;
+            }
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{:<14} {:<8} {:<10} {:<11} {:<22} {:<5} TITLE", "ID", "VERSION", "FILLED BY", "LICENCE", "WORDING", "SHOWN")?;
+            for s in registry.status() {
+                writeln!(
+                    out,
+                    "{:<14} {:<8} {:<10} {:<11} {:<22} {:<5} {}",
+                    s.id,
+                    s.version,
+                    s.respondent,
+                    s.licence,
+                    s.wording,
+                    if s.can_administer { "yes" } else { "no" },
+                    s.title
+                )?;
+            }
+            for s in registry.status().iter().filter(|s| !s.can_administer) {
+                if let Err(e) = registry.form(&s.id, &Setting::Therapy.words()) {
+                    writeln!(out, "\n{}: {} {}", s.id, e.reason, e.fix)?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        InstrumentsCommand::Check { dir } => {
+            let files = toml_files(&dir)?;
+            let mut bad = 0;
+            let base = Registry::builtin().map_err(|e| anyhow::anyhow!("{e}"))?;
+            for file in &files {
+                let name = file.display().to_string();
+                let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {name}"))?;
+                // A file is either an instrument or a text pack (which names `instrument =`).
+                let result = if text.lines().any(|l| l.trim_start().starts_with("instrument ")) && !text.contains("[[items]]") {
+                    let mut reg = base.clone();
+                    load_registry(Some(&dir)).map(|r| reg = r).ok();
+                    read_text_pack(&reg, file).map(|p| format!("text pack for {}", p.instrument)).map_err(|e| e.0)
+                } else {
+                    Instrument::from_toml(&name, &text).map(|i| format!("{} v{} ({} items, {} scales)", i.id, i.version, i.items.len(), i.scales.len())).map_err(|e| e.iter().map(ToString::to_string).collect())
+                };
+                match result {
+                    Ok(what) => println!("ok    {name}: {what}"),
+                    Err(problems) => {
+                        bad += 1;
+                        for p in problems {
+                            println!("error {p}");
+                        }
+                    }
+                }
+            }
+            println!("{} files checked, {} with problems", files.len(), bad);
+            Ok(if bad == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        InstrumentsCommand::AddText { file, db, clinic, instruments } => {
+            let registry = load_registry(instruments.as_deref())?;
+            let pack = read_text_pack(&registry, &file)?;
+            let text = std::fs::read_to_string(&file)?;
+            runtime()?.block_on(async {
+                let store = Store::connect(&db).await?;
+                let clinic_id = pick_clinic(&store, clinic).await?;
+                store.put_text_pack(&clinic_id, &pack.instrument, &text, "cli", bordin_server::state::now_ms()).await?;
+                println!("Installed wording for {} ({}) in clinic {clinic_id}.{}", pack.instrument, pack.source, if pack.placeholder { " This is a PLACEHOLDER pack." } else { "" });
+                anyhow::Ok(())
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn pick_clinic(store: &Store, clinic: Option<String>) -> Result<String> {
+    if let Some(c) = clinic {
+        return Ok(store.clinic(&c).await.with_context(|| format!("no clinic '{c}'"))?.clinic_id);
+    }
+    let clinics = store.clinics().await?;
+    match clinics.as_slice() {
+        [only] => Ok(only.clinic_id.clone()),
+        [] => bail!("the database has no clinic yet: create one with `bordin clinic create`"),
+        many => bail!("the database holds {} clinics: name one with --clinic ({})", many.len(), many.iter().map(|c| format!("{} = {}", c.clinic_id, c.name)).collect::<Vec<_>>().join(", ")),
+    }
+}
+
+fn read_password() -> Result<String> {
+    if let Ok(p) = std::env::var("BORDIN_PASSWORD") {
+        return Ok(p);
+    }
+    if std::io::stdin().is_terminal() {
+        eprint!("Password (input is shown; set BORDIN_PASSWORD to avoid this): ");
+    }
+    let mut s = String::new();
+    std::io::stdin().read_to_string(&mut s)?;
+    let p = s.lines().next().unwrap_or("").to_owned();
+    // NIST SP 800-63B: at least 8 characters, no composition rules.
+    if p.chars().count() < 8 {
+        bail!("the password must have at least 8 characters");
+    }
+    Ok(p)
+}
+
+async fn clinic(command: ClinicCommand) -> Result<()> {
+    let now = bordin_server::state::now_ms();
+    match command {
+        ClinicCommand::Create { name, setting, admin_email, admin_name, db } => {
+            let setting = Setting::parse(&setting).with_context(|| format!("setting '{setting}' is not one of therapy, counselling, coaching, rehabilitation"))?;
+            let password = read_password()?;
+            let hash = bordin_server::auth::hash_password(&password)?;
+            let store = Store::connect(&db).await?;
+            let clinic = store.create_clinic(&name, setting, now).await?;
+            store.create_user(&clinic.clinic_id, &admin_email, &admin_name, Role::Admin, &hash, now).await?;
+            println!("Created clinic {} ({}) with admin {admin_email}.", clinic.name, clinic.clinic_id);
+        }
+        ClinicCommand::AddUser { email, name, role, clinic, db } => {
+            let role = Role::parse(&role).with_context(|| format!("role '{role}' is not one of clinician, supervisor, admin"))?;
+            let password = read_password()?;
+            let hash = bordin_server::auth::hash_password(&password)?;
+            let store = Store::connect(&db).await?;
+            let clinic_id = pick_clinic(&store, clinic).await?;
+            store.create_user(&clinic_id, &email, &name, role, &hash, now).await?;
+            println!("Added {} {email} to clinic {clinic_id}.", role.as_str());
+        }
+    }
+    Ok(())
+}

@@ -30,3 +30,143 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
     let Ok(parsed) = PasswordHash::new(hash) else { return false };
     argon2().is_ok_and(|a| a.verify_password(password.as_bytes(), &parsed).is_ok())
 }
+
+// ---------------------------------------------------------------------------------------------
+// Login sessions
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use base64::Engine as _;
+use bordin_store::{hash_secret, AuthSession, UserRow};
+use rand::RngCore as _;
+
+use crate::error::AppError;
+use crate::state::{now_ms, AppState};
+
+pub const SESSION_COOKIE: &str = "bordin_session";
+
+/// A fresh 128-bit random secret, URL-safe base64 (22 characters).
+pub fn random_secret() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Compares two secrets in time independent of where they differ.
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The logged-in user of a request, with the session's CSRF token.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub user: UserRow,
+    pub csrf: String,
+    session_hash: String,
+}
+
+impl CurrentUser {
+    pub fn clinic_id(&self) -> &str {
+        &self.user.clinic_id
+    }
+
+    /// Rejects a state-changing request whose CSRF token does not match the session's.
+    pub fn check_csrf(&self, given: &str) -> Result<(), AppError> {
+        if constant_time_eq(given, &self.csrf) {
+            Ok(())
+        } else {
+            Err(AppError::Csrf)
+        }
+    }
+}
+
+fn session_cookie_value(headers: &HeaderMap) -> Option<String> {
+    let jar = axum_extra::extract::CookieJar::from_headers(headers);
+    jar.get(SESSION_COOKIE).map(|c| c.value().to_owned())
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let value = session_cookie_value(&parts.headers).ok_or(AppError::Unauthenticated)?;
+        let (clinic_id, secret) = value.split_once('.').ok_or(AppError::Unauthenticated)?;
+        let hash = hash_secret(secret);
+        let session = state.store.auth_session(clinic_id, &hash).await?.ok_or(AppError::Unauthenticated)?;
+        let now = now_ms();
+        let idle_ms = state.config.session_idle_minutes * 60_000;
+        if now >= session.expires_at || now - session.last_seen_at >= idle_ms {
+            state.store.delete_auth_session(clinic_id, &hash).await?;
+            return Err(AppError::Unauthenticated);
+        }
+        let user = state.store.user(clinic_id, &session.user_id).await?;
+        if !user.active {
+            return Err(AppError::Unauthenticated);
+        }
+        // Touch at most once a minute to keep writes off the hot path.
+        if now - session.last_seen_at > 60_000 {
+            state.store.touch_auth_session(clinic_id, &hash, now).await?;
+        }
+        Ok(Self { user, csrf: session.csrf_token, session_hash: hash })
+    }
+}
+
+/// Checks an email and password; on success starts a session and returns its cookie.
+///
+/// The same answer (`None`) is given for an unknown email and a wrong password, and an unknown
+/// email still costs one hash, so response time does not reveal which accounts exist.
+pub async fn login(state: &AppState, email: &str, password: &str) -> Result<Option<(UserRow, Cookie<'static>, String)>, AppError> {
+    let candidates = state.store.users_by_email(email).await?;
+    let password = password.to_owned();
+    let hashes: Vec<String> = candidates.iter().map(|u| u.password_hash.clone()).collect();
+    // Argon2id is deliberately slow (tens of ms): keep it off the async workers.
+    let matched = tokio::task::spawn_blocking(move || {
+        if hashes.is_empty() {
+            let _ = verify_password(&password, dummy_hash());
+            return None;
+        }
+        hashes.iter().position(|h| verify_password(&password, h))
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))?;
+    let Some(i) = matched else { return Ok(None) };
+    let user = candidates[i].clone();
+    if !user.active {
+        return Ok(None);
+    }
+    let secret = random_secret();
+    let csrf = random_secret();
+    let now = now_ms();
+    let session = AuthSession {
+        clinic_id: user.clinic_id.clone(),
+        user_id: user.user_id.clone(),
+        csrf_token: csrf.clone(),
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now + state.config.session_absolute_minutes * 60_000,
+    };
+    state.store.create_auth_session(&hash_secret(&secret), &session).await?;
+    let cookie = Cookie::build((SESSION_COOKIE, format!("{}.{}", user.clinic_id, secret)))
+        .http_only(true)
+        .secure(state.config.secure_cookies)
+        .same_site(SameSite::Lax)
+        .path("/")
+        .build();
+    Ok(Some((user, cookie, csrf)))
+}
+
+/// Ends the session on the server and returns a cookie that clears it in the browser.
+pub async fn logout(state: &AppState, user: &CurrentUser) -> Result<Cookie<'static>, AppError> {
+    state.store.delete_auth_session(user.clinic_id(), &user.session_hash).await?;
+    Ok(Cookie::build((SESSION_COOKIE, "")).path("/").max_age(time::Duration::ZERO).build())
+}
+
+/// A real argon2id hash, verified against when the email is unknown so that both paths cost
+/// the same.
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| hash_password(&random_secret()).unwrap_or_default())
+}

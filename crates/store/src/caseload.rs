@@ -153,6 +153,12 @@ impl Store {
         rows.iter().map(|r| Ok(r.try_get("case_id")?)).collect()
     }
 
+    /// Every case of a clinic.
+    pub async fn all_case_ids(&self, clinic_id: &str) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT case_id FROM cases WHERE clinic_id = $1").bind(clinic_id).fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok(r.try_get("case_id")?)).collect()
+    }
+
     /// Whether `user_id` is a clinician on the case.
     pub async fn is_clinician_on(&self, clinic_id: &str, case_id: &str, user_id: &str) -> Result<bool> {
         let r = sqlx::query("SELECT 1 AS one FROM case_clinicians WHERE clinic_id = $1 AND case_id = $2 AND user_id = $3")

@@ -193,6 +193,17 @@ impl Store {
         r.as_ref().map(administration_from).transpose()
     }
 
+    /// The first response given to an administration.
+    pub async fn response_id_of_administration(&self, clinic_id: &str, administration_id: &str) -> Result<String> {
+        let r = sqlx::query("SELECT response_id FROM responses WHERE clinic_id = $1 AND administration_id = $2 AND version = 1")
+            .bind(clinic_id)
+            .bind(administration_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound { what: "response" })?;
+        Ok(r.try_get("response_id")?)
+    }
+
     pub async fn administrations_of_case(&self, clinic_id: &str, case_id: &str) -> Result<Vec<AdministrationRow>> {
         let rows = sqlx::query(&format!("SELECT {ADMIN_COLUMNS} FROM administrations WHERE clinic_id = $1 AND case_id = $2 ORDER BY created_at DESC"))
             .bind(clinic_id)
@@ -244,13 +255,17 @@ impl Store {
             return Err(StoreError::Conflict("a correction needs a reason".into()));
         }
         let mut tx = self.write_tx().await?;
-        let r = sqlx::query("SELECT version FROM responses WHERE clinic_id = $1 AND response_id = $2")
+        let r = sqlx::query("SELECT version, case_id, instrument_id FROM responses WHERE clinic_id = $1 AND response_id = $2")
             .bind(clinic_id)
             .bind(supersedes)
             .fetch_optional(&mut *tx)
             .await?
             .ok_or(StoreError::NotFound { what: "response" })?;
         let version: i64 = r.try_get("version")?;
+        let (case_id, instrument_id): (String, String) = (r.try_get("case_id")?, r.try_get("instrument_id")?);
+        if case_id != new.case_id || instrument_id != new.instrument.id {
+            return Err(StoreError::Conflict("a correction must be for the same case and instrument as the response it corrects".into()));
+        }
         let id = new_id();
         match insert_response(&mut tx, clinic_id, &id, new, version + 1, Some(supersedes), Some(reason)).await {
             Ok(()) => {}

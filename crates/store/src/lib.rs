@@ -123,6 +123,14 @@ impl Store {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+
+    /// Runs one raw SQL statement and returns the rows it affected. For tests only (they use it
+    /// to prove the schema itself refuses what the application never does, such as updating a
+    /// response); nothing in Bordin calls it, and it bypasses every invariant of this crate.
+    #[doc(hidden)]
+    pub async fn execute_raw_for_tests(&self, sql: &str) -> Result<u64> {
+        Ok(sqlx::query(sql).execute(&self.pool).await?.rows_affected())
+    }
 }
 
 /// A new random id (UUID v7: time-ordered, so inserts stay local in indexes).

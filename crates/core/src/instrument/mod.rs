@@ -506,7 +506,7 @@ impl Instrument {
                         }
                     }
                     if rs.min.is_some() || rs.max.is_some() || rs.step.is_some() {
-                        p.add(format!("{at}"), "min, max and step belong to visual_analogue scales, not choice scales");
+                        p.add(at.clone(), "min, max and step belong to visual_analogue scales, not choice scales");
                     }
                     ResponseScaleKind::Choice { points: rs.points.iter().map(|pt| Point { value: pt.value, label: pt.label.clone() }).collect() }
                 }
@@ -679,11 +679,11 @@ impl Instrument {
                     (ScaleParts::Scales(idx), sc.of_scales.len(), (0.0, 0.0))
                 }
                 (true, true) => {
-                    p.add(format!("{at}"), "a scale needs either items or of_scales");
+                    p.add(at.clone(), "a scale needs either items or of_scales");
                     (ScaleParts::Items(vec![]), 0, (0.0, 0.0))
                 }
                 (false, false) => {
-                    p.add(format!("{at}"), "a scale has either items or of_scales, not both");
+                    p.add(at.clone(), "a scale has either items or of_scales, not both");
                     (ScaleParts::Items(vec![]), 0, (0.0, 0.0))
                 }
             };

@@ -1,0 +1,324 @@
+//! The steps behind each user action, shared by the HTML pages and the JSON API so that the
+//! two surfaces cannot drift apart. Handlers parse input and render output; everything in
+//! between happens here.
+
+use bordin_core::care::{AdministrationStatus, Modality, ResponseSource, SessionStatus};
+use bordin_core::registry::Form;
+use bordin_core::{AnswerError, Answers, Respondent, Setting};
+use bordin_store::{AdministrationRow, CaseRow, CaseScoreRow, ClientRow, FlagRow, NewAdministration, NewCase, NewResponse, SessionRow, Submitted};
+
+use crate::auth::{random_secret, CurrentUser};
+use crate::error::AppError;
+use crate::policy::CaseAccess;
+use crate::state::{now_ms, AppState};
+
+/// What a clinician enters to open a case for a new client.
+#[derive(Debug, Clone)]
+pub struct NewClientCase {
+    pub code: String,
+    pub display_name: Option<String>,
+    pub setting: Setting,
+}
+
+/// A field-level problem in a clinician's form, so the page can show it beside the field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+pub enum Created<T> {
+    Ok(T),
+    Invalid(Vec<FieldError>),
+}
+
+fn valid_code(code: &str) -> bool {
+    (1..=32).contains(&code.chars().count()) && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn valid_date(s: &str) -> bool {
+    time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).is_ok()
+}
+
+/// Creates a client and a case for them, led by the current user.
+pub async fn create_client_case(state: &AppState, user: &CurrentUser, input: &NewClientCase) -> Result<Created<(ClientRow, String)>, AppError> {
+    let code = input.code.trim();
+    let mut errors = Vec::new();
+    if !valid_code(code) {
+        errors.push(FieldError { field: "code", message: "Use 1–32 letters, digits, '-' or '_' (a pseudonymous code, not the person's name).".into() });
+    }
+    let name = input.display_name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    if name.is_some_and(|n| n.chars().count() > 100) {
+        errors.push(FieldError { field: "display_name", message: "At most 100 characters.".into() });
+    }
+    if !errors.is_empty() {
+        return Ok(Created::Invalid(errors));
+    }
+    let now = now_ms();
+    let client = match state.store.create_client(user.clinic_id(), code, name, now).await {
+        Ok(c) => c,
+        Err(e) if e.is_unique_violation() => {
+            return Ok(Created::Invalid(vec![FieldError { field: "code", message: format!("The code '{code}' is already in use in this clinic.") }]))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let title = name.unwrap_or(code).to_owned();
+    let case_id = state
+        .store
+        .create_case(
+            user.clinic_id(),
+            &NewCase { title: &title, setting: input.setting, opened_on: &crate::state::today(), client_ids: std::slice::from_ref(&client.client_id), lead_clinician: &user.user.user_id },
+            now,
+        )
+        .await?;
+    Ok(Created::Ok((client, case_id)))
+}
+
+/// Adds the next session to a case.
+pub async fn add_session(state: &AppState, access: &CaseAccess, held_on: &str, modality: Modality, status: SessionStatus) -> Result<Created<SessionRow>, AppError> {
+    if !valid_date(held_on) {
+        return Ok(Created::Invalid(vec![FieldError { field: "held_on", message: "Enter the date as YYYY-MM-DD.".into() }]));
+    }
+    Ok(Created::Ok(state.store.add_session(access.clinic_id(), access.case_id(), held_on, modality, status, now_ms()).await?))
+}
+
+/// Which session a form belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionChoice {
+    None,
+    Existing(String),
+    /// Record a new attended session dated today and attach the form to it.
+    NewToday(Modality),
+}
+
+/// A form sent as a link: the secret is only in `path`; the database keeps its hash.
+#[derive(Debug, Clone)]
+pub struct SentLink {
+    pub administration: AdministrationRow,
+    /// `/f/{clinic}/{secret}`: the whole link is the base URL plus this.
+    pub path: String,
+}
+
+async fn resolve_session(state: &AppState, access: &CaseAccess, choice: &SessionChoice) -> Result<Option<SessionRow>, AppError> {
+    Ok(match choice {
+        SessionChoice::None => None,
+        SessionChoice::Existing(id) => {
+            let s = state.store.session(access.clinic_id(), id).await.map_err(|_| AppError::BadRequest("That session is not part of this case.".into()))?;
+            if s.case_id != access.case_id() {
+                return Err(AppError::BadRequest("That session is not part of this case.".into()));
+            }
+            Some(s)
+        }
+        SessionChoice::NewToday(modality) => Some(
+            state.store.add_session(access.clinic_id(), access.case_id(), &crate::state::today(), *modality, SessionStatus::Attended, now_ms()).await?,
+        ),
+    })
+}
+
+/// Creates a link through which the case's client fills an instrument.
+///
+/// Refused, with the reason and the fix, when the instrument cannot be put in front of a
+/// client (e.g. the licence-gated WAI-SR without an installed text pack).
+pub async fn send_form(state: &AppState, user: &CurrentUser, access: &CaseAccess, instrument_id: &str, session: &SessionChoice) -> Result<SentLink, AppError> {
+    let registry = state.registry(access.clinic_id()).await?;
+    let case = state.store.case(access.clinic_id(), access.case_id()).await?;
+    let form = registry.form(instrument_id, &case.setting.words()).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    if form.instrument.respondent == Respondent::Therapist {
+        return Err(AppError::BadRequest(format!("{} is filled by the {}, not sent to the client.", form.instrument.short_title, case.setting.words().helper)));
+    }
+    let session = resolve_session(state, access, session).await?;
+    let secret = random_secret();
+    let token_hash = bordin_store::hash_secret(&secret);
+    let now = now_ms();
+    let client_id = case.clients.first().map(|c| c.client_id.clone());
+    let administration = state
+        .store
+        .create_administration(
+            access.clinic_id(),
+            &NewAdministration {
+                case_id: access.case_id(),
+                session_id: session.as_ref().map(|s| s.session_id.as_str()),
+                client_id: client_id.as_deref(),
+                instrument: &form.instrument,
+                respondent: form.instrument.respondent,
+                token_hash: Some(&token_hash),
+                expires_at: Some(now + state.config.link_ttl_hours * 3_600_000),
+                created_by: &user.user.user_id,
+            },
+            now,
+        )
+        .await?;
+    Ok(SentLink { path: format!("/f/{}/{}", access.clinic_id(), secret), administration })
+}
+
+/// What a client link leads to.
+#[allow(clippy::large_enum_variant)] // built once per request; boxing buys nothing
+pub enum LinkState {
+    Open { administration: AdministrationRow, form: Form },
+    /// Already answered: the first answers stand.
+    Completed,
+    /// Unknown, guessed, expired, cancelled or malformed: all look the same from outside.
+    Invalid,
+}
+
+pub async fn open_link(state: &AppState, clinic_id: &str, secret: &str) -> Result<LinkState, AppError> {
+    if secret.len() != 22 || clinic_id.len() > 64 {
+        return Ok(LinkState::Invalid);
+    }
+    let Some(adm) = state.store.administration_by_token(clinic_id, &bordin_store::hash_secret(secret)).await? else {
+        return Ok(LinkState::Invalid);
+    };
+    match adm.status {
+        AdministrationStatus::Completed => return Ok(LinkState::Completed),
+        AdministrationStatus::Cancelled => return Ok(LinkState::Invalid),
+        AdministrationStatus::Pending => {}
+    }
+    if adm.expires_at.is_some_and(|t| now_ms() >= t) {
+        return Ok(LinkState::Invalid);
+    }
+    let case = state.store.case(clinic_id, &adm.case_id).await?;
+    let registry = state.registry(clinic_id).await?;
+    match registry.form(&adm.instrument_id, &case.setting.words()) {
+        Ok(form) => Ok(LinkState::Open { administration: adm, form }),
+        // The pack was removed after the link was sent: nothing can be shown.
+        Err(_) => Ok(LinkState::Invalid),
+    }
+}
+
+/// The result of a submission.
+#[allow(clippy::large_enum_variant)]
+pub enum SubmitOutcome {
+    Stored { response_id: String },
+    /// The same link was submitted before: nothing new stored.
+    AlreadyStored { response_id: String },
+    /// Answers to fix; the form and what was entered are returned for re-rendering.
+    Invalid { form: Form, errors: Vec<AnswerError> },
+    LinkInvalid,
+}
+
+/// Validates answers against a form: ranges, unknown items, required items.
+fn check_answers(form: &Form, pairs: &[(String, String)]) -> Result<Answers, Vec<AnswerError>> {
+    let answers = Answers::parse(&form.instrument, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    let missing = answers.missing_required(&form.instrument);
+    if missing.is_empty() {
+        Ok(answers)
+    } else {
+        Err(missing)
+    }
+}
+
+/// Stores a client's answers given through a link: scored, stored once, with its flags.
+pub async fn submit_link(state: &AppState, clinic_id: &str, secret: &str, pairs: &[(String, String)]) -> Result<SubmitOutcome, AppError> {
+    let (adm, form) = match open_link(state, clinic_id, secret).await? {
+        LinkState::Open { administration, form } => (administration, form),
+        LinkState::Completed => {
+            let adm = state.store.administration_by_token(clinic_id, &bordin_store::hash_secret(secret)).await?.ok_or(AppError::NotFound)?;
+            let id = state.store.response_id_of_administration(clinic_id, &adm.administration_id).await?;
+            return Ok(SubmitOutcome::AlreadyStored { response_id: id });
+        }
+        LinkState::Invalid => return Ok(SubmitOutcome::LinkInvalid),
+    };
+    let answers = match check_answers(&form, pairs) {
+        Ok(a) => a,
+        Err(errors) => return Ok(SubmitOutcome::Invalid { form, errors }),
+    };
+    let sheet = form.instrument.score(&answers);
+    let submitted = state
+        .store
+        .submit_response(
+            clinic_id,
+            &NewResponse {
+                administration_id: Some(&adm.administration_id),
+                case_id: &adm.case_id,
+                session_id: adm.session_id.as_deref(),
+                client_id: adm.client_id.as_deref(),
+                instrument: &form.instrument,
+                respondent: adm.respondent,
+                answers: &answers,
+                sheet: &sheet,
+                submitted_at: now_ms(),
+                entered_by: &format!("link:{}", adm.administration_id),
+                source: ResponseSource::Link,
+            },
+        )
+        .await?;
+    Ok(match submitted {
+        Submitted::Stored { response_id } => SubmitOutcome::Stored { response_id },
+        Submitted::AlreadyStored { response_id } => SubmitOutcome::AlreadyStored { response_id },
+    })
+}
+
+/// The form a clinician fills in the app: their own rating (e.g. WAI-SRT), or a client's
+/// answers given on paper.
+pub async fn clinician_form(state: &AppState, access: &CaseAccess, instrument_id: &str) -> Result<Form, AppError> {
+    let registry = state.registry(access.clinic_id()).await?;
+    let case = state.store.case(access.clinic_id(), access.case_id()).await?;
+    registry.form(instrument_id, &case.setting.words()).map_err(|e| AppError::BadRequest(e.to_string()))
+}
+
+/// Stores answers entered by a clinician for a session of the case.
+pub async fn submit_clinician(
+    state: &AppState,
+    user: &CurrentUser,
+    access: &CaseAccess,
+    instrument_id: &str,
+    session: &SessionChoice,
+    pairs: &[(String, String)],
+) -> Result<SubmitOutcome, AppError> {
+    let form = clinician_form(state, access, instrument_id).await?;
+    let answers = match check_answers(&form, pairs) {
+        Ok(a) => a,
+        Err(errors) => return Ok(SubmitOutcome::Invalid { form, errors }),
+    };
+    let session = resolve_session(state, access, session).await?;
+    let case = state.store.case(access.clinic_id(), access.case_id()).await?;
+    let client_id = case.clients.first().map(|c| c.client_id.clone());
+    let sheet = form.instrument.score(&answers);
+    let submitted = state
+        .store
+        .submit_response(
+            access.clinic_id(),
+            &NewResponse {
+                administration_id: None,
+                case_id: access.case_id(),
+                session_id: session.as_ref().map(|s| s.session_id.as_str()),
+                client_id: client_id.as_deref(),
+                instrument: &form.instrument,
+                respondent: form.instrument.respondent,
+                answers: &answers,
+                sheet: &sheet,
+                submitted_at: now_ms(),
+                entered_by: &user.user.user_id,
+                source: ResponseSource::Clinician,
+            },
+        )
+        .await?;
+    Ok(SubmitOutcome::Stored { response_id: submitted.response_id().to_owned() })
+}
+
+/// Everything the client page shows.
+pub struct CaseView {
+    pub case: CaseRow,
+    pub sessions: Vec<SessionRow>,
+    pub scores: Vec<CaseScoreRow>,
+    pub flags: Vec<(String, FlagRow)>,
+    pub pending: Vec<AdministrationRow>,
+}
+
+pub async fn case_view(state: &AppState, access: &CaseAccess) -> Result<CaseView, AppError> {
+    let (c, k) = (access.clinic_id(), access.case_id());
+    let now = now_ms();
+    Ok(CaseView {
+        case: state.store.case(c, k).await?,
+        sessions: state.store.sessions(c, k).await?,
+        scores: state.store.case_scores(c, k).await?,
+        flags: state.store.case_flags(c, k).await?,
+        pending: state
+            .store
+            .administrations_of_case(c, k)
+            .await?
+            .into_iter()
+            .filter(|a| a.status == AdministrationStatus::Pending && a.expires_at.is_none_or(|t| t > now))
+            .collect(),
+    })
+}

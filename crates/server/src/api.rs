@@ -1,0 +1,559 @@
+//! The JSON API (`/api/v1/...`), documented by the OpenAPI document served at
+//! `/api/openapi.json`. The router and the document are built from the same annotated handlers
+//! (utoipa-axum), so an endpoint cannot exist undocumented.
+//!
+//! Authentication: the login session cookie (`POST /api/v1/session`). State-changing calls made
+//! with the cookie must send the session's CSRF token in the `X-CSRF-Token` header. Client links
+//! need no account: the link secret is the credential.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use axum_extra::extract::CookieJar;
+use bordin_core::care::{Modality, SessionStatus};
+use bordin_core::{Answers, Setting};
+use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::actions::{self, Created, SessionChoice, SubmitOutcome};
+use crate::auth::{self, CurrentUser};
+use crate::error::{ApiError, AppError, ErrorBody, ItemProblem};
+use crate::policy;
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Bordin API", description = "Measure, monitor and repair the working alliance. All times are milliseconds since the Unix epoch (UTC); dates are YYYY-MM-DD."),
+    components(schemas(ErrorBody, ItemProblem)),
+    tags((name = "instruments"), (name = "session"), (name = "cases"), (name = "links"))
+)]
+struct ApiDoc;
+
+/// The API routes and their OpenAPI document.
+pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(list_instruments))
+        .routes(routes!(get_instrument))
+        .routes(routes!(score_answers))
+        .routes(routes!(login, logout))
+        .routes(routes!(list_cases, create_case))
+        .routes(routes!(get_case))
+        .routes(routes!(add_session))
+        .routes(routes!(send_form))
+        .routes(routes!(enter_response))
+        .routes(routes!(get_link_form, submit_link))
+        .split_for_parts()
+}
+
+/// The current user, with the CSRF header checked on state-changing methods.
+pub struct ApiUser(pub CurrentUser);
+
+impl FromRequestParts<AppState> for ApiUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let user = CurrentUser::from_request_parts(parts, state).await?;
+        if !matches!(parts.method, Method::GET | Method::HEAD) {
+            let given = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
+            user.check_csrf(given)?;
+        }
+        Ok(Self(user))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Instruments
+
+#[derive(Serialize, ToSchema)]
+pub struct InstrumentSummary {
+    id: String,
+    version: String,
+    title: String,
+    respondent: String,
+    /// `open`, `project` or `restricted`.
+    licence: String,
+    items: usize,
+    /// Where the wording comes from: `file`, `text pack`, `placeholder text pack` or `none`.
+    wording: String,
+    /// Whether the form can be put in front of a respondent.
+    can_administer: bool,
+}
+
+/// The instruments this clinic can use, with licence and wording status.
+#[utoipa::path(get, path = "/api/v1/instruments", tag = "instruments",
+    responses((status = 200, body = Vec<InstrumentSummary>), (status = 401, body = ErrorBody)))]
+async fn list_instruments(State(state): State<AppState>, ApiUser(user): ApiUser) -> Result<Json<Vec<InstrumentSummary>>, ApiError> {
+    let reg = state.registry(user.clinic_id()).await?;
+    Ok(Json(
+        reg.status()
+            .into_iter()
+            .map(|s| InstrumentSummary {
+                id: s.id,
+                version: s.version,
+                title: s.title,
+                respondent: s.respondent,
+                licence: s.licence.into(),
+                items: s.items,
+                wording: s.wording,
+                can_administer: s.can_administer,
+            })
+            .collect(),
+    ))
+}
+
+/// An instrument's full definition: items, response scales, scales, bands, flags.
+#[utoipa::path(get, path = "/api/v1/instruments/{id}", tag = "instruments",
+    params(("id" = String, Path, description = "Instrument id, e.g. phq9")),
+    responses((status = 200, description = "The instrument definition", body = Object), (status = 404, body = ErrorBody)))]
+async fn get_instrument(State(state): State<AppState>, ApiUser(_user): ApiUser, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+    let i = state.instruments.get(&id).ok_or(AppError::NotFound)?;
+    Ok(Json(serde_json::to_value(&**i).map_err(|e| AppError::Internal(e.to_string()))?))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct AnswersInput {
+    /// Item id → answer as text (blank = not answered), e.g. `{"q1": "3"}`.
+    answers: BTreeMap<String, String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ScaleResult {
+    id: String,
+    /// `null` when the scale cannot be scored under its missing-item rule.
+    value: Option<f64>,
+    /// The value with the scale's decimals, exactly rounded.
+    text: Option<String>,
+    answered: u32,
+    missing: u32,
+    band: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ScoreResult {
+    instrument: String,
+    scales: Vec<ScaleResult>,
+    severity: Option<String>,
+    flags: Vec<String>,
+    missing: u32,
+}
+
+fn problems(errors: &[bordin_core::AnswerError]) -> Response {
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Json(ErrorBody {
+            error: "invalid_answers".into(),
+            message: "Some answers could not be used.".into(),
+            items: errors.iter().map(|e| ItemProblem { item: e.item.clone(), message: e.to_string() }).collect(),
+        }),
+    )
+        .into_response()
+}
+
+/// Scores answers without storing them (exact scoring, the instrument's missing-item rules).
+#[utoipa::path(post, path = "/api/v1/instruments/{id}/score", tag = "instruments",
+    params(("id" = String, Path, description = "Instrument id")),
+    request_body = AnswersInput,
+    responses((status = 200, body = ScoreResult), (status = 422, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn score_answers(State(state): State<AppState>, ApiUser(_user): ApiUser, Path(id): Path<String>, Json(input): Json<AnswersInput>) -> Result<Response, ApiError> {
+    let i = state.instruments.get(&id).ok_or(AppError::NotFound)?;
+    let answers = match Answers::parse(i, input.answers.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+        Ok(a) => a,
+        Err(errors) => return Ok(problems(&errors)),
+    };
+    let sheet = i.score(&answers);
+    let scales = i
+        .scales
+        .iter()
+        .zip(&sheet.scales)
+        .map(|(def, s)| ScaleResult {
+            id: def.id.clone(),
+            value: s.value.map(bordin_core::to_f64),
+            text: s.value.map(|v| bordin_core::format_value(v, def.decimals)),
+            answered: s.answered,
+            missing: s.missing,
+            band: s.band.map(|b| def.bands[b].label.clone()),
+        })
+        .collect();
+    Ok(Json(ScoreResult {
+        instrument: i.id.clone(),
+        scales,
+        severity: sheet.severity(i).map(str::to_owned),
+        flags: sheet.flag_ids(i).map(str::to_owned).collect(),
+        missing: sheet.missing,
+    })
+    .into_response())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Session (login)
+
+#[derive(Deserialize, ToSchema)]
+pub struct LoginInput {
+    email: String,
+    password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LoginResult {
+    user_id: String,
+    display_name: String,
+    role: String,
+    /// Send this in `X-CSRF-Token` on every state-changing call.
+    csrf_token: String,
+}
+
+/// Logs in; sets the session cookie.
+#[utoipa::path(post, path = "/api/v1/session", tag = "session", request_body = LoginInput,
+    responses((status = 200, body = LoginResult), (status = 401, body = ErrorBody)))]
+async fn login(State(state): State<AppState>, jar: CookieJar, Json(input): Json<LoginInput>) -> Result<Response, ApiError> {
+    match auth::login(&state, &input.email, &input.password).await? {
+        Some((user, cookie, csrf)) => Ok((
+            jar.add(cookie),
+            Json(LoginResult { user_id: user.user_id, display_name: user.display_name, role: user.role.as_str().into(), csrf_token: csrf }),
+        )
+            .into_response()),
+        None => Ok((
+            StatusCode::UNAUTHORIZED,
+            Json(ErrorBody { error: "unauthenticated".into(), message: "That email and password do not match an account.".into(), items: vec![] }),
+        )
+            .into_response()),
+    }
+}
+
+/// Logs out; the session ends on the server.
+#[utoipa::path(delete, path = "/api/v1/session", tag = "session", responses((status = 204), (status = 401, body = ErrorBody)))]
+async fn logout(State(state): State<AppState>, jar: CookieJar, ApiUser(user): ApiUser) -> Result<Response, ApiError> {
+    let cookie = auth::logout(&state, &user).await?;
+    Ok((StatusCode::NO_CONTENT, jar.add(cookie)).into_response())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cases
+
+#[derive(Serialize, ToSchema)]
+pub struct ClientView {
+    client_id: String,
+    code: String,
+    display_name: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LatestScoreView {
+    instrument: String,
+    scale: String,
+    value: Option<f64>,
+    band: Option<String>,
+    session_number: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CaseSummaryView {
+    case_id: String,
+    title: String,
+    setting: String,
+    status: String,
+    clients: Vec<ClientView>,
+    sessions: i64,
+    last_session_on: Option<String>,
+    latest: Vec<LatestScoreView>,
+    /// Urgent flags (e.g. PHQ-9 item 9) on current responses.
+    risk_flags: i64,
+}
+
+fn client_view(c: &bordin_store::ClientRow) -> ClientView {
+    ClientView { client_id: c.client_id.clone(), code: c.code.clone(), display_name: c.display_name.clone() }
+}
+
+/// The caller's caseload.
+#[utoipa::path(get, path = "/api/v1/cases", tag = "cases", responses((status = 200, body = Vec<CaseSummaryView>), (status = 401, body = ErrorBody)))]
+async fn list_cases(State(state): State<AppState>, ApiUser(user): ApiUser) -> Result<Json<Vec<CaseSummaryView>>, ApiError> {
+    let ids = policy::caseload(&state, &user).await?;
+    let cases = state.store.case_summaries(user.clinic_id(), &ids).await?;
+    Ok(Json(
+        cases
+            .into_iter()
+            .map(|s| CaseSummaryView {
+                case_id: s.case.case_id.clone(),
+                title: s.case.title.clone(),
+                setting: s.case.setting.as_str().into(),
+                status: s.case.status.as_str().into(),
+                clients: s.case.clients.iter().map(client_view).collect(),
+                sessions: s.sessions,
+                last_session_on: s.last_session_on,
+                latest: s
+                    .latest
+                    .into_iter()
+                    .map(|l| LatestScoreView { instrument: l.instrument_id, scale: l.scale_id, value: l.value, band: l.band, session_number: l.session_number })
+                    .collect(),
+                risk_flags: s.open_flags,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewCaseInput {
+    /// Pseudonymous client code: 1–32 letters, digits, '-' or '_'.
+    code: String,
+    display_name: Option<String>,
+    /// `therapy` (default), `counselling`, `coaching` or `rehabilitation`.
+    setting: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NewCaseResult {
+    case_id: String,
+    client: ClientView,
+}
+
+fn field_errors(errors: &[actions::FieldError]) -> Response {
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Json(ErrorBody {
+            error: "bad_request".into(),
+            message: "Some fields need attention.".into(),
+            items: errors.iter().map(|e| ItemProblem { item: e.field.into(), message: e.message.clone() }).collect(),
+        }),
+    )
+        .into_response()
+}
+
+/// Opens a case for a new client, led by the caller.
+#[utoipa::path(post, path = "/api/v1/cases", tag = "cases", request_body = NewCaseInput,
+    responses((status = 201, body = NewCaseResult), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn create_case(State(state): State<AppState>, ApiUser(user): ApiUser, Json(input): Json<NewCaseInput>) -> Result<Response, ApiError> {
+    let setting = match input.setting.as_deref() {
+        None => Setting::Therapy,
+        Some(s) => Setting::parse(s).ok_or_else(|| AppError::BadRequest(format!("setting: '{s}' is not one of therapy, counselling, coaching, rehabilitation")))?,
+    };
+    let new = actions::NewClientCase { code: input.code, display_name: input.display_name, setting };
+    Ok(match actions::create_client_case(&state, &user, &new).await? {
+        Created::Ok((client, case_id)) => (StatusCode::CREATED, Json(NewCaseResult { case_id, client: client_view(&client) })).into_response(),
+        Created::Invalid(errors) => field_errors(&errors),
+    })
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionView {
+    session_id: String,
+    number: i64,
+    held_on: String,
+    modality: String,
+    status: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ScoreView {
+    response_id: String,
+    session_number: Option<i64>,
+    instrument: String,
+    respondent: String,
+    scale: String,
+    value: Option<f64>,
+    band: Option<String>,
+    submitted_at: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FlagView {
+    response_id: String,
+    flag: String,
+    severity: String,
+    message: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PendingView {
+    administration_id: String,
+    instrument: String,
+    created_at: i64,
+    expires_at: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CaseDetail {
+    case_id: String,
+    title: String,
+    setting: String,
+    status: String,
+    opened_on: String,
+    clients: Vec<ClientView>,
+    sessions: Vec<SessionView>,
+    scores: Vec<ScoreView>,
+    flags: Vec<FlagView>,
+    pending: Vec<PendingView>,
+}
+
+fn session_view(s: &bordin_store::SessionRow) -> SessionView {
+    SessionView { session_id: s.session_id.clone(), number: s.number, held_on: s.held_on.clone(), modality: s.modality.as_str().into(), status: s.status.as_str().into() }
+}
+
+/// A case with its sessions, every current score, flags and open links.
+#[utoipa::path(get, path = "/api/v1/cases/{case_id}", tag = "cases", params(("case_id" = String, Path)),
+    responses((status = 200, body = CaseDetail), (status = 404, body = ErrorBody)))]
+async fn get_case(State(state): State<AppState>, ApiUser(user): ApiUser, Path(case_id): Path<String>) -> Result<Json<CaseDetail>, ApiError> {
+    let access = policy::case(&state, &user, &case_id).await?;
+    let v = actions::case_view(&state, &access).await?;
+    Ok(Json(CaseDetail {
+        case_id: v.case.case_id.clone(),
+        title: v.case.title.clone(),
+        setting: v.case.setting.as_str().into(),
+        status: v.case.status.as_str().into(),
+        opened_on: v.case.opened_on.clone(),
+        clients: v.case.clients.iter().map(client_view).collect(),
+        sessions: v.sessions.iter().map(session_view).collect(),
+        scores: v
+            .scores
+            .into_iter()
+            .map(|s| ScoreView {
+                response_id: s.response_id,
+                session_number: s.session_number,
+                instrument: s.instrument_id,
+                respondent: s.respondent.as_str().into(),
+                scale: s.scale_id,
+                value: s.value,
+                band: s.band,
+                submitted_at: s.submitted_at,
+            })
+            .collect(),
+        flags: v.flags.into_iter().map(|(r, f)| FlagView { response_id: r, flag: f.flag_id, severity: f.severity, message: f.message }).collect(),
+        pending: v
+            .pending
+            .into_iter()
+            .map(|a| PendingView { administration_id: a.administration_id, instrument: a.instrument_id, created_at: a.created_at, expires_at: a.expires_at })
+            .collect(),
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewSessionInput {
+    /// YYYY-MM-DD
+    held_on: String,
+    /// `in_person` (default), `video` or `phone`.
+    modality: Option<String>,
+    /// `attended` (default), `missed`, `cancelled` or `planned`.
+    status: Option<String>,
+}
+
+/// Adds the next session to a case.
+#[utoipa::path(post, path = "/api/v1/cases/{case_id}/sessions", tag = "cases", params(("case_id" = String, Path)), request_body = NewSessionInput,
+    responses((status = 201, body = SessionView), (status = 422, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn add_session(State(state): State<AppState>, ApiUser(user): ApiUser, Path(case_id): Path<String>, Json(input): Json<NewSessionInput>) -> Result<Response, ApiError> {
+    let access = policy::case(&state, &user, &case_id).await?;
+    let modality = match input.modality.as_deref() {
+        None => Modality::InPerson,
+        Some(m) => Modality::parse(m).ok_or_else(|| AppError::BadRequest(format!("modality: '{m}' is not one of in_person, video, phone")))?,
+    };
+    let status = match input.status.as_deref() {
+        None => SessionStatus::Attended,
+        Some(s) => SessionStatus::parse(s).ok_or_else(|| AppError::BadRequest(format!("status: '{s}' is not one of attended, missed, cancelled, planned")))?,
+    };
+    Ok(match actions::add_session(&state, &access, &input.held_on, modality, status).await? {
+        Created::Ok(s) => (StatusCode::CREATED, Json(session_view(&s))).into_response(),
+        Created::Invalid(errors) => field_errors(&errors),
+    })
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct SendFormInput {
+    /// Instrument id, e.g. `session_check` or `phq9`.
+    instrument: String,
+    /// A session id of the case, `"new"` for a new session today, or absent.
+    session: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LinkResult {
+    administration_id: String,
+    /// Path of the client's link (`/f/{clinic}/{secret}`); the secret is shown only this once.
+    path: String,
+    /// The whole link when a public URL is configured.
+    url: Option<String>,
+    expires_at: Option<i64>,
+}
+
+fn session_choice(s: Option<&str>) -> SessionChoice {
+    match s {
+        None | Some("") => SessionChoice::None,
+        Some("new") => SessionChoice::NewToday(Modality::InPerson),
+        Some(id) => SessionChoice::Existing(id.to_owned()),
+    }
+}
+
+/// Creates a single-use link through which the client fills a form.
+#[utoipa::path(post, path = "/api/v1/cases/{case_id}/administrations", tag = "cases", params(("case_id" = String, Path)), request_body = SendFormInput,
+    responses((status = 201, body = LinkResult), (status = 400, description = "The form cannot be sent (e.g. licence-gated wording not installed); the message says how to fix it", body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn send_form(State(state): State<AppState>, ApiUser(user): ApiUser, Path(case_id): Path<String>, Json(input): Json<SendFormInput>) -> Result<Response, ApiError> {
+    let access = policy::case(&state, &user, &case_id).await?;
+    let link = actions::send_form(&state, &user, &access, &input.instrument, &session_choice(input.session.as_deref())).await?;
+    let url = state.config.public_url.as_ref().map(|u| format!("{u}{}", link.path));
+    Ok((
+        StatusCode::CREATED,
+        Json(LinkResult { administration_id: link.administration.administration_id.clone(), path: link.path, url, expires_at: link.administration.expires_at }),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct EnterInput {
+    instrument: String,
+    /// A session id of the case, `"new"`, or absent.
+    session: Option<String>,
+    answers: BTreeMap<String, String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StoredResult {
+    response_id: String,
+    /// True when the link had been answered before: nothing new was stored.
+    already_stored: bool,
+}
+
+/// Stores answers entered by a clinician (their own rating, or a client's paper answers).
+#[utoipa::path(post, path = "/api/v1/cases/{case_id}/responses", tag = "cases", params(("case_id" = String, Path)), request_body = EnterInput,
+    responses((status = 201, body = StoredResult), (status = 422, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn enter_response(State(state): State<AppState>, ApiUser(user): ApiUser, Path(case_id): Path<String>, Json(input): Json<EnterInput>) -> Result<Response, ApiError> {
+    let access = policy::case(&state, &user, &case_id).await?;
+    let pairs: Vec<(String, String)> = input.answers.into_iter().collect();
+    outcome(actions::submit_clinician(&state, &user, &access, &input.instrument, &session_choice(input.session.as_deref()), &pairs).await?)
+}
+
+fn outcome(o: SubmitOutcome) -> Result<Response, ApiError> {
+    Ok(match o {
+        SubmitOutcome::Stored { response_id } => (StatusCode::CREATED, Json(StoredResult { response_id, already_stored: false })).into_response(),
+        SubmitOutcome::AlreadyStored { response_id } => (StatusCode::OK, Json(StoredResult { response_id, already_stored: true })).into_response(),
+        SubmitOutcome::Invalid { errors, .. } => problems(&errors),
+        SubmitOutcome::LinkInvalid => return Err(AppError::NotFound.into()),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client links
+
+/// The form behind a client link, with its wording, for custom front-ends.
+#[utoipa::path(get, path = "/api/v1/links/{clinic_id}/{secret}", tag = "links",
+    params(("clinic_id" = String, Path), ("secret" = String, Path)),
+    responses((status = 200, description = "The form: title, instructions, items with their answer options", body = Object), (status = 404, body = ErrorBody)))]
+async fn get_link_form(State(state): State<AppState>, Path((clinic, secret)): Path<(String, String)>) -> Result<Response, ApiError> {
+    match actions::open_link(&state, &clinic, &secret).await? {
+        actions::LinkState::Open { form, .. } => Ok(Json(serde_json::to_value(&form).map_err(|e| AppError::Internal(e.to_string()))?).into_response()),
+        actions::LinkState::Completed => Ok((StatusCode::GONE, Json(ErrorBody { error: "completed".into(), message: "This form has already been answered.".into(), items: vec![] })).into_response()),
+        actions::LinkState::Invalid => Err(AppError::NotFound.into()),
+    }
+}
+
+/// Submits a client's answers through their link. A second submission stores nothing and
+/// returns the first response (200, `already_stored: true`).
+#[utoipa::path(post, path = "/api/v1/links/{clinic_id}/{secret}", tag = "links",
+    params(("clinic_id" = String, Path), ("secret" = String, Path)), request_body = AnswersInput,
+    responses((status = 201, body = StoredResult), (status = 200, body = StoredResult), (status = 422, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn submit_link(State(state): State<AppState>, Path((clinic, secret)): Path<(String, String)>, Json(input): Json<AnswersInput>) -> Result<Response, ApiError> {
+    let pairs: Vec<(String, String)> = input.answers.into_iter().collect();
+    outcome(actions::submit_link(&state, &clinic, &secret, &pairs).await?)
+}

@@ -1,0 +1,68 @@
+//! The page shell shared by every HTML page, and the error page.
+
+use axum::http::StatusCode;
+use maud::{html, Markup, DOCTYPE};
+
+use crate::auth::CurrentUser;
+
+pub const CSS: &str = include_str!("../../static/app.css");
+
+/// A page for a logged-in user: header with navigation and a logout button.
+pub fn page(title: &str, user: &CurrentUser, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head { (head(title)) }
+            body {
+                header.top {
+                    a.brand href="/caseload" { "Bordin" }
+                    nav aria-label="Main" {
+                        a href="/caseload" { "Caseload" }
+                        a href="/clients/new" { "New client" }
+                        a href="/instruments" { "Instruments" }
+                    }
+                    div.who {
+                        span { (user.user.display_name) " · " (user.user.role.as_str()) }
+                        form method="post" action="/logout" {
+                            input type="hidden" name="csrf" value=(user.csrf);
+                            button.link type="submit" { "Log out" }
+                        }
+                    }
+                }
+                main { (body) }
+            }
+        }
+    }
+}
+
+/// A page without a logged-in user (login, client forms): no navigation.
+pub fn bare_page(title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head { (head(title)) }
+            body { main.narrow { (body) } }
+        }
+    }
+}
+
+fn head(title: &str) -> Markup {
+    html! {
+        meta charset="utf-8";
+        meta name="viewport" content="width=device-width, initial-scale=1";
+        meta name="referrer" content="no-referrer";
+        title { (title) " · Bordin" }
+        link rel="stylesheet" href="/static/app.css";
+    }
+}
+
+pub fn error_page(status: StatusCode, message: &str) -> Markup {
+    bare_page(
+        status.canonical_reason().unwrap_or("Error"),
+        html! {
+            h1 { (status.canonical_reason().unwrap_or("Error")) }
+            p { (message) }
+            p { a href="/" { "Back to Bordin" } }
+        },
+    )
+}

@@ -1,0 +1,10 @@
+//! Server-rendered HTML pages (maud). Handlers here parse the request, call `crate::actions`,
+//! and render; they hold no business rules of their own.
+
+pub mod case;
+pub mod caseload;
+pub mod instruments;
+pub mod layout;
+pub mod link;
+pub mod login;
+pub mod questionnaire;

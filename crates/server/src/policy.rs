@@ -1,0 +1,92 @@
+//! Access control: the one place that decides who may see or change which record.
+//!
+//! Deny by default. A decision returns a capability ([`CaseAccess`]) that handlers need in order
+//! to read or write a case; it can only be made here, so a handler that forgot to ask does not
+//! compile. Rules (foundation; the trust issue extends them with sharing and audit):
+//! - an admin may access every case of their clinic;
+//! - a clinician may access the cases they are a clinician on;
+//! - a supervisor may access their own cases and those of the clinicians they supervise;
+//! - nobody crosses clinics: every lookup is keyed by the user's own clinic id, so another
+//!   clinic's case id is simply not found.
+
+use bordin_core::care::Role;
+
+use crate::auth::CurrentUser;
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// Proof that the current user may access a case of their clinic.
+#[derive(Debug, Clone)]
+pub struct CaseAccess {
+    clinic_id: String,
+    case_id: String,
+}
+
+impl CaseAccess {
+    pub fn clinic_id(&self) -> &str {
+        &self.clinic_id
+    }
+    pub fn case_id(&self) -> &str {
+        &self.case_id
+    }
+}
+
+/// Decides whether `user` may access `case_id`. Unknown and forbidden cases get the same
+/// answer (not found), so ids of other people's cases cannot be probed.
+pub async fn case(state: &AppState, user: &CurrentUser, case_id: &str) -> Result<CaseAccess, AppError> {
+    let clinic_id = user.clinic_id();
+    let allowed = match user.user.role {
+        Role::Admin => state.store.case(clinic_id, case_id).await.is_ok(),
+        Role::Clinician => state.store.is_clinician_on(clinic_id, case_id, &user.user.user_id).await?,
+        Role::Supervisor => {
+            if state.store.is_clinician_on(clinic_id, case_id, &user.user.user_id).await? {
+                true
+            } else {
+                let mut any = false;
+                for clinician in state.store.supervisees(clinic_id, &user.user.user_id).await? {
+                    if state.store.is_clinician_on(clinic_id, case_id, &clinician).await? {
+                        any = true;
+                        break;
+                    }
+                }
+                any
+            }
+        }
+    };
+    if allowed {
+        Ok(CaseAccess { clinic_id: clinic_id.to_owned(), case_id: case_id.to_owned() })
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+/// The cases on a user's caseload page: their own; a supervisor's also their supervisees';
+/// an admin's every case of the clinic.
+pub async fn caseload(state: &AppState, user: &CurrentUser) -> Result<Vec<String>, AppError> {
+    let clinic_id = user.clinic_id();
+    let me = &user.user.user_id;
+    let mut ids = state.store.case_ids_of_clinician(clinic_id, me).await?;
+    match user.user.role {
+        Role::Clinician => {}
+        Role::Supervisor => {
+            for clinician in state.store.supervisees(clinic_id, me).await? {
+                ids.extend(state.store.case_ids_of_clinician(clinic_id, &clinician).await?);
+            }
+        }
+        Role::Admin => {
+            ids = state.store.all_case_ids(clinic_id).await?;
+        }
+    }
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// Only admins install text packs and manage users.
+pub fn require_admin(user: &CurrentUser) -> Result<(), AppError> {
+    if user.user.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(AppError::NotFound)
+    }
+}
