@@ -14,7 +14,11 @@ use bordin_store::Store;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
-#[command(name = "bordin", version, about = "Measure, monitor and repair the working alliance.")]
+#[command(
+    name = "bordin",
+    version,
+    about = "Measure, monitor and repair the working alliance."
+)]
 struct Cli {
     /// Log as JSON lines instead of text.
     #[arg(long, global = true, env = "BORDIN_LOG_JSON")]
@@ -159,8 +163,11 @@ fn main() -> std::process::ExitCode {
 }
 
 fn init_logging(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
@@ -169,7 +176,10 @@ fn init_logging(json: bool) {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 fn run(command: Command) -> Result<std::process::ExitCode> {
@@ -192,11 +202,20 @@ fn run(command: Command) -> Result<std::process::ExitCode> {
             runtime()?.block_on(serve(config, registry, None))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo { seed, db_file, listen } => {
+        Command::Demo {
+            seed,
+            db_file,
+            listen,
+        } => {
             runtime()?.block_on(demo(seed, &db_file, listen))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Score { instrument, input, format, instruments } => {
+        Command::Score {
+            instrument,
+            input,
+            format,
+            instruments,
+        } => {
             let registry = load_registry(instruments.as_deref())?;
             let instrument = find(&registry, &instrument)?;
             let format = match format {
@@ -206,19 +225,31 @@ fn run(command: Command) -> Result<std::process::ExitCode> {
             let stdout = std::io::stdout().lock();
             let stderr = std::io::stderr().lock();
             let summary = if input == "-" {
-                bordin::score::score_stream(instrument, std::io::stdin().lock(), stdout, stderr, format)
+                bordin::score::score_stream(
+                    instrument,
+                    std::io::stdin().lock(),
+                    stdout,
+                    stderr,
+                    format,
+                )
             } else {
-                let file = std::fs::File::open(&input).with_context(|| format!("cannot open {input}"))?;
+                let file =
+                    std::fs::File::open(&input).with_context(|| format!("cannot open {input}"))?;
                 bordin::score::score_stream(instrument, file, stdout, stderr, format)
             }?;
             if summary.rejected > 0 {
-                eprintln!("{} of {} rows rejected (see the lines above); the other rows were scored", summary.rejected, summary.rows);
+                eprintln!(
+                    "{} of {} rows rejected (see the lines above); the other rows were scored",
+                    summary.rejected, summary.rows
+                );
                 return Ok(ExitCode::from(2));
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Instruments { command } => instruments(command),
-        Command::Clinic { command } => runtime()?.block_on(clinic(command)).map(|()| ExitCode::SUCCESS),
+        Command::Clinic { command } => runtime()?
+            .block_on(clinic(command))
+            .map(|()| ExitCode::SUCCESS),
     }
 }
 
@@ -230,8 +261,12 @@ fn find<'a>(registry: &'a Registry, id: &str) -> Result<&'a Instrument> {
 }
 
 async fn serve(config: Config, registry: Registry, banner: Option<String>) -> Result<()> {
-    let store = Store::connect(&config.database_url).await.context("opening the database")?;
-    let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
+    let store = Store::connect(&config.database_url)
+        .await
+        .context("opening the database")?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "Bordin is listening");
     if let Some(b) = banner {
@@ -242,7 +277,9 @@ async fn serve(config: Config, registry: Registry, banner: Option<String>) -> Re
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutting down");
     };
-    bordin_server::serve(listener, state, shutdown).await.context("serving")?;
+    bordin_server::serve(listener, state, shutdown)
+        .await
+        .context("serving")?;
     store.close().await;
     Ok(())
 }
@@ -253,7 +290,10 @@ fn remove_db_files(path: &Path) -> Result<()> {
         match std::fs::remove_file(&p) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e).with_context(|| format!("cannot remove old demo file {}", p.display())),
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("cannot remove old demo file {}", p.display()))
+            }
         }
     }
     Ok(())
@@ -265,7 +305,9 @@ async fn demo(seed: u64, db_file: &Path, listen: SocketAddr) -> Result<()> {
     let registry = load_registry(None)?;
     let store = Store::connect(&url).await?;
     let now = bordin_server::state::now_ms();
-    let summary = bordin::demo::seed(&store, &registry, seed, &bordin_server::state::today(), now).await.context("seeding the demo practice")?;
+    let summary = bordin::demo::seed(&store, &registry, seed, &bordin_server::state::today(), now)
+        .await
+        .context("seeding the demo practice")?;
     store.close().await;
     let mut banner = format!(
         "\nBordin demo: {} clients, {} sessions, {} responses (seed {seed}, database {}).\nOpen {{url}} and log in as:\n",
@@ -275,10 +317,19 @@ async fn demo(seed: u64, db_file: &Path, listen: SocketAddr) -> Result<()> {
         db_file.display()
     );
     for l in &summary.logins {
-        banner.push_str(&format!("  {:<11} {:<32} password: {}\n", l.role.as_str(), l.email, l.password));
+        banner.push_str(&format!(
+            "  {:<11} {:<32} password: {}\n",
+            l.role.as_str(),
+            l.email,
+            l.password
+        ));
     }
     banner.push_str("WAI-SR / WAI-SRT show placeholder wording in the demo. Press Ctrl+C to stop.");
-    let config = Config { listen, database_url: url, ..Config::default() };
+    let config = Config {
+        listen,
+        database_url: url,
+        ..Config::default()
+    };
     serve(config, registry, Some(banner)).await
 }
 
@@ -301,7 +352,11 @@ fn instruments(command: InstrumentsCommand) -> Result<std::process::ExitCode> {
                 })?;
             }
             let mut out = std::io::stdout().lock();
-            writeln!(out, "{:<14} {:<8} {:<10} {:<11} {:<22} {:<5} TITLE", "ID", "VERSION", "FILLED BY", "LICENCE", "WORDING", "SHOWN")?;
+            writeln!(
+                out,
+                "{:<14} {:<8} {:<10} {:<11} {:<22} {:<5} TITLE",
+                "ID", "VERSION", "FILLED BY", "LICENCE", "WORDING", "SHOWN"
+            )?;
             for s in registry.status() {
                 writeln!(
                     out,
@@ -328,14 +383,31 @@ fn instruments(command: InstrumentsCommand) -> Result<std::process::ExitCode> {
             let base = Registry::builtin().map_err(|e| anyhow::anyhow!("{e}"))?;
             for file in &files {
                 let name = file.display().to_string();
-                let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {name}"))?;
+                let text =
+                    std::fs::read_to_string(file).with_context(|| format!("cannot read {name}"))?;
                 // A file is either an instrument or a text pack (which names `instrument =`).
-                let result = if text.lines().any(|l| l.trim_start().starts_with("instrument ")) && !text.contains("[[items]]") {
+                let result = if text
+                    .lines()
+                    .any(|l| l.trim_start().starts_with("instrument "))
+                    && !text.contains("[[items]]")
+                {
                     let mut reg = base.clone();
                     load_registry(Some(&dir)).map(|r| reg = r).ok();
-                    read_text_pack(&reg, file).map(|p| format!("text pack for {}", p.instrument)).map_err(|e| e.0)
+                    read_text_pack(&reg, file)
+                        .map(|p| format!("text pack for {}", p.instrument))
+                        .map_err(|e| e.0)
                 } else {
-                    Instrument::from_toml(&name, &text).map(|i| format!("{} v{} ({} items, {} scales)", i.id, i.version, i.items.len(), i.scales.len())).map_err(|e| e.iter().map(ToString::to_string).collect())
+                    Instrument::from_toml(&name, &text)
+                        .map(|i| {
+                            format!(
+                                "{} v{} ({} items, {} scales)",
+                                i.id,
+                                i.version,
+                                i.items.len(),
+                                i.scales.len()
+                            )
+                        })
+                        .map_err(|e| e.iter().map(ToString::to_string).collect())
                 };
                 match result {
                     Ok(what) => println!("ok    {name}: {what}"),
@@ -348,17 +420,43 @@ fn instruments(command: InstrumentsCommand) -> Result<std::process::ExitCode> {
                 }
             }
             println!("{} files checked, {} with problems", files.len(), bad);
-            Ok(if bad == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(if bad == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
-        InstrumentsCommand::AddText { file, db, clinic, instruments } => {
+        InstrumentsCommand::AddText {
+            file,
+            db,
+            clinic,
+            instruments,
+        } => {
             let registry = load_registry(instruments.as_deref())?;
             let pack = read_text_pack(&registry, &file)?;
             let text = std::fs::read_to_string(&file)?;
             runtime()?.block_on(async {
                 let store = Store::connect(&db).await?;
                 let clinic_id = pick_clinic(&store, clinic).await?;
-                store.put_text_pack(&clinic_id, &pack.instrument, &text, "cli", bordin_server::state::now_ms()).await?;
-                println!("Installed wording for {} ({}) in clinic {clinic_id}.{}", pack.instrument, pack.source, if pack.placeholder { " This is a PLACEHOLDER pack." } else { "" });
+                store
+                    .put_text_pack(
+                        &clinic_id,
+                        &pack.instrument,
+                        &text,
+                        "cli",
+                        bordin_server::state::now_ms(),
+                    )
+                    .await?;
+                println!(
+                    "Installed wording for {} ({}) in clinic {clinic_id}.{}",
+                    pack.instrument,
+                    pack.source,
+                    if pack.placeholder {
+                        " This is a PLACEHOLDER pack."
+                    } else {
+                        ""
+                    }
+                );
                 anyhow::Ok(())
             })?;
             Ok(ExitCode::SUCCESS)
@@ -368,13 +466,24 @@ fn instruments(command: InstrumentsCommand) -> Result<std::process::ExitCode> {
 
 async fn pick_clinic(store: &Store, clinic: Option<String>) -> Result<String> {
     if let Some(c) = clinic {
-        return Ok(store.clinic(&c).await.with_context(|| format!("no clinic '{c}'"))?.clinic_id);
+        return Ok(store
+            .clinic(&c)
+            .await
+            .with_context(|| format!("no clinic '{c}'"))?
+            .clinic_id);
     }
     let clinics = store.clinics().await?;
     match clinics.as_slice() {
         [only] => Ok(only.clinic_id.clone()),
         [] => bail!("the database has no clinic yet: create one with `bordin clinic create`"),
-        many => bail!("the database holds {} clinics: name one with --clinic ({})", many.len(), many.iter().map(|c| format!("{} = {}", c.clinic_id, c.name)).collect::<Vec<_>>().join(", ")),
+        many => bail!(
+            "the database holds {} clinics: name one with --clinic ({})",
+            many.len(),
+            many.iter()
+                .map(|c| format!("{} = {}", c.clinic_id, c.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 
@@ -398,22 +507,50 @@ fn read_password() -> Result<String> {
 async fn clinic(command: ClinicCommand) -> Result<()> {
     let now = bordin_server::state::now_ms();
     match command {
-        ClinicCommand::Create { name, setting, admin_email, admin_name, db } => {
+        ClinicCommand::Create {
+            name,
+            setting,
+            admin_email,
+            admin_name,
+            db,
+        } => {
             let setting = Setting::parse(&setting).with_context(|| format!("setting '{setting}' is not one of therapy, counselling, coaching, rehabilitation"))?;
             let password = read_password()?;
             let hash = bordin_server::auth::hash_password(&password)?;
             let store = Store::connect(&db).await?;
             let clinic = store.create_clinic(&name, setting, now).await?;
-            store.create_user(&clinic.clinic_id, &admin_email, &admin_name, Role::Admin, &hash, now).await?;
-            println!("Created clinic {} ({}) with admin {admin_email}.", clinic.name, clinic.clinic_id);
+            store
+                .create_user(
+                    &clinic.clinic_id,
+                    &admin_email,
+                    &admin_name,
+                    Role::Admin,
+                    &hash,
+                    now,
+                )
+                .await?;
+            println!(
+                "Created clinic {} ({}) with admin {admin_email}.",
+                clinic.name, clinic.clinic_id
+            );
         }
-        ClinicCommand::AddUser { email, name, role, clinic, db } => {
-            let role = Role::parse(&role).with_context(|| format!("role '{role}' is not one of clinician, supervisor, admin"))?;
+        ClinicCommand::AddUser {
+            email,
+            name,
+            role,
+            clinic,
+            db,
+        } => {
+            let role = Role::parse(&role).with_context(|| {
+                format!("role '{role}' is not one of clinician, supervisor, admin")
+            })?;
             let password = read_password()?;
             let hash = bordin_server::auth::hash_password(&password)?;
             let store = Store::connect(&db).await?;
             let clinic_id = pick_clinic(&store, clinic).await?;
-            store.create_user(&clinic_id, &email, &name, role, &hash, now).await?;
+            store
+                .create_user(&clinic_id, &email, &name, role, &hash, now)
+                .await?;
             println!("Added {} {email} to clinic {clinic_id}.", role.as_str());
         }
     }

@@ -130,7 +130,8 @@ fn administration_from(r: &AnyRow) -> Result<AdministrationRow> {
         instrument_version: r.try_get("instrument_version")?,
         respondent: respondent(&r.try_get::<String, _>("respondent")?)?,
         expires_at: r.try_get("expires_at")?,
-        status: AdministrationStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("unknown status '{status}'")))?,
+        status: AdministrationStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown status '{status}'")))?,
         created_at: r.try_get("created_at")?,
         completed_at: r.try_get("completed_at")?,
     })
@@ -144,13 +145,21 @@ fn answers_json(instrument: &Instrument, answers: &Answers) -> String {
     for (id, v) in answers.pairs(instrument) {
         // Every answer read by the core is a finite decimal; `to_string` of the ratio is the
         // exact fallback should a future scale allow otherwise.
-        map.insert(id.to_owned(), serde_json::Value::String(exact_decimal(v).unwrap_or_else(|| v.to_string())));
+        map.insert(
+            id.to_owned(),
+            serde_json::Value::String(exact_decimal(v).unwrap_or_else(|| v.to_string())),
+        );
     }
     serde_json::Value::Object(map).to_string()
 }
 
 impl Store {
-    pub async fn create_administration(&self, clinic_id: &str, new: &NewAdministration<'_>, at: i64) -> Result<AdministrationRow> {
+    pub async fn create_administration(
+        &self,
+        clinic_id: &str,
+        new: &NewAdministration<'_>,
+        at: i64,
+    ) -> Result<AdministrationRow> {
         let id = new_id();
         sqlx::query(
             "INSERT INTO administrations (clinic_id, administration_id, case_id, session_id, client_id, instrument_id, instrument_version, respondent, token_hash, expires_at, status, created_by, created_at)
@@ -173,7 +182,11 @@ impl Store {
         self.administration(clinic_id, &id).await
     }
 
-    pub async fn administration(&self, clinic_id: &str, administration_id: &str) -> Result<AdministrationRow> {
+    pub async fn administration(
+        &self,
+        clinic_id: &str,
+        administration_id: &str,
+    ) -> Result<AdministrationRow> {
         let r = sqlx::query(&format!("SELECT {ADMIN_COLUMNS} FROM administrations WHERE clinic_id = $1 AND administration_id = $2"))
             .bind(clinic_id)
             .bind(administration_id)
@@ -184,17 +197,27 @@ impl Store {
     }
 
     /// The administration a link secret belongs to (looked up by its hash).
-    pub async fn administration_by_token(&self, clinic_id: &str, token_hash: &str) -> Result<Option<AdministrationRow>> {
-        let r = sqlx::query(&format!("SELECT {ADMIN_COLUMNS} FROM administrations WHERE clinic_id = $1 AND token_hash = $2"))
-            .bind(clinic_id)
-            .bind(token_hash)
-            .fetch_optional(&self.pool)
-            .await?;
+    pub async fn administration_by_token(
+        &self,
+        clinic_id: &str,
+        token_hash: &str,
+    ) -> Result<Option<AdministrationRow>> {
+        let r = sqlx::query(&format!(
+            "SELECT {ADMIN_COLUMNS} FROM administrations WHERE clinic_id = $1 AND token_hash = $2"
+        ))
+        .bind(clinic_id)
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
         r.as_ref().map(administration_from).transpose()
     }
 
     /// The first response given to an administration.
-    pub async fn response_id_of_administration(&self, clinic_id: &str, administration_id: &str) -> Result<String> {
+    pub async fn response_id_of_administration(
+        &self,
+        clinic_id: &str,
+        administration_id: &str,
+    ) -> Result<String> {
         let r = sqlx::query("SELECT response_id FROM responses WHERE clinic_id = $1 AND administration_id = $2 AND version = 1")
             .bind(clinic_id)
             .bind(administration_id)
@@ -204,7 +227,11 @@ impl Store {
         Ok(r.try_get("response_id")?)
     }
 
-    pub async fn administrations_of_case(&self, clinic_id: &str, case_id: &str) -> Result<Vec<AdministrationRow>> {
+    pub async fn administrations_of_case(
+        &self,
+        clinic_id: &str,
+        case_id: &str,
+    ) -> Result<Vec<AdministrationRow>> {
         let rows = sqlx::query(&format!("SELECT {ADMIN_COLUMNS} FROM administrations WHERE clinic_id = $1 AND case_id = $2 ORDER BY created_at DESC"))
             .bind(clinic_id)
             .bind(case_id)
@@ -218,7 +245,11 @@ impl Store {
     /// With an administration, the administration is marked completed in the same transaction,
     /// and only while it is still pending: a second submission of the same link stores nothing and
     /// returns [`Submitted::AlreadyStored`] with the first response.
-    pub async fn submit_response(&self, clinic_id: &str, new: &NewResponse<'_>) -> Result<Submitted> {
+    pub async fn submit_response(
+        &self,
+        clinic_id: &str,
+        new: &NewResponse<'_>,
+    ) -> Result<Submitted> {
         let mut tx = self.write_tx().await?;
         if let Some(admin_id) = new.administration_id {
             let done = sqlx::query(
@@ -237,7 +268,9 @@ impl Store {
                     .await?;
                 tx.rollback().await?;
                 return match existing {
-                    Some(r) => Ok(Submitted::AlreadyStored { response_id: r.try_get("response_id")? }),
+                    Some(r) => Ok(Submitted::AlreadyStored {
+                        response_id: r.try_get("response_id")?,
+                    }),
                     None => Err(StoreError::Conflict("this form is no longer open".into())),
                 };
             }
@@ -250,7 +283,13 @@ impl Store {
 
     /// Records a correction of a stored response: a new version that supersedes it. The old
     /// response is kept unchanged; the reason is required.
-    pub async fn correct_response(&self, clinic_id: &str, supersedes: &str, reason: &str, new: &NewResponse<'_>) -> Result<String> {
+    pub async fn correct_response(
+        &self,
+        clinic_id: &str,
+        supersedes: &str,
+        reason: &str,
+        new: &NewResponse<'_>,
+    ) -> Result<String> {
         if reason.trim().is_empty() {
             return Err(StoreError::Conflict("a correction needs a reason".into()));
         }
@@ -262,15 +301,31 @@ impl Store {
             .await?
             .ok_or(StoreError::NotFound { what: "response" })?;
         let version: i64 = r.try_get("version")?;
-        let (case_id, instrument_id): (String, String) = (r.try_get("case_id")?, r.try_get("instrument_id")?);
+        let (case_id, instrument_id): (String, String) =
+            (r.try_get("case_id")?, r.try_get("instrument_id")?);
         if case_id != new.case_id || instrument_id != new.instrument.id {
-            return Err(StoreError::Conflict("a correction must be for the same case and instrument as the response it corrects".into()));
+            return Err(StoreError::Conflict(
+                "a correction must be for the same case and instrument as the response it corrects"
+                    .into(),
+            ));
         }
         let id = new_id();
-        match insert_response(&mut tx, clinic_id, &id, new, version + 1, Some(supersedes), Some(reason)).await {
+        match insert_response(
+            &mut tx,
+            clinic_id,
+            &id,
+            new,
+            version + 1,
+            Some(supersedes),
+            Some(reason),
+        )
+        .await
+        {
             Ok(()) => {}
             Err(e) if e.is_unique_violation() => {
-                return Err(StoreError::Conflict("this response has already been corrected; correct the latest version".into()))
+                return Err(StoreError::Conflict(
+                    "this response has already been corrected; correct the latest version".into(),
+                ))
             }
             Err(e) => return Err(e),
         }
@@ -289,8 +344,8 @@ impl Store {
         .await?
         .ok_or(StoreError::NotFound { what: "response" })?;
         let answers: String = r.try_get("answers")?;
-        let parsed: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(&answers).map_err(|e| StoreError::Corrupt(format!("answers of response {response_id}: {e}")))?;
+        let parsed: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&answers)
+            .map_err(|e| StoreError::Corrupt(format!("answers of response {response_id}: {e}")))?;
         let source: String = r.try_get("source")?;
         Ok(ResponseRow {
             response_id: r.try_get("response_id")?,
@@ -300,10 +355,21 @@ impl Store {
             instrument_id: r.try_get("instrument_id")?,
             instrument_version: r.try_get("instrument_version")?,
             respondent: respondent(&r.try_get::<String, _>("respondent")?)?,
-            answers: parsed.into_iter().map(|(k, v)| (k, v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))).collect(),
+            answers: parsed
+                .into_iter()
+                .map(|(k, v)| {
+                    (
+                        k,
+                        v.as_str()
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| v.to_string()),
+                    )
+                })
+                .collect(),
             submitted_at: r.try_get("submitted_at")?,
             entered_by: r.try_get("entered_by")?,
-            source: ResponseSource::parse(&source).ok_or_else(|| StoreError::Corrupt(format!("unknown source '{source}'")))?,
+            source: ResponseSource::parse(&source)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown source '{source}'")))?,
             version: r.try_get("version")?,
             supersedes: r.try_get("supersedes")?,
             correction_reason: r.try_get("correction_reason")?,
@@ -317,7 +383,15 @@ impl Store {
             .bind(response_id)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(|r| Ok(FlagRow { flag_id: r.try_get("flag_id")?, severity: r.try_get("severity")?, message: r.try_get("message")? })).collect()
+        rows.iter()
+            .map(|r| {
+                Ok(FlagRow {
+                    flag_id: r.try_get("flag_id")?,
+                    severity: r.try_get("severity")?,
+                    message: r.try_get("message")?,
+                })
+            })
+            .collect()
     }
 
     /// Every score of the current (not superseded) responses of a case, oldest first.
@@ -355,7 +429,11 @@ impl Store {
     }
 
     /// Urgent flags of the current responses of a case, newest first, with the response id.
-    pub async fn case_flags(&self, clinic_id: &str, case_id: &str) -> Result<Vec<(String, FlagRow)>> {
+    pub async fn case_flags(
+        &self,
+        clinic_id: &str,
+        case_id: &str,
+    ) -> Result<Vec<(String, FlagRow)>> {
         let rows = sqlx::query(
             "SELECT f.response_id, f.flag_id, f.severity, f.message FROM response_flags f
              JOIN responses r ON r.clinic_id = f.clinic_id AND r.response_id = f.response_id
@@ -368,14 +446,34 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get("response_id")?, FlagRow { flag_id: r.try_get("flag_id")?, severity: r.try_get("severity")?, message: r.try_get("message")? })))
+            .map(|r| {
+                Ok((
+                    r.try_get("response_id")?,
+                    FlagRow {
+                        flag_id: r.try_get("flag_id")?,
+                        severity: r.try_get("severity")?,
+                        message: r.try_get("message")?,
+                    },
+                ))
+            })
             .collect()
     }
 
     /// Installs (or replaces) a clinic's text pack, stored as the TOML that was validated.
-    pub async fn put_text_pack(&self, clinic_id: &str, instrument_id: &str, pack_toml: &str, installed_by: &str, at: i64) -> Result<()> {
+    pub async fn put_text_pack(
+        &self,
+        clinic_id: &str,
+        instrument_id: &str,
+        pack_toml: &str,
+        installed_by: &str,
+        at: i64,
+    ) -> Result<()> {
         let mut tx = self.write_tx().await?;
-        sqlx::query("DELETE FROM text_packs WHERE clinic_id = $1 AND instrument_id = $2").bind(clinic_id).bind(instrument_id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM text_packs WHERE clinic_id = $1 AND instrument_id = $2")
+            .bind(clinic_id)
+            .bind(instrument_id)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("INSERT INTO text_packs (clinic_id, instrument_id, pack, installed_at, installed_by) VALUES ($1, $2, $3, $4, $5)")
             .bind(clinic_id)
             .bind(instrument_id)
@@ -391,7 +489,9 @@ impl Store {
     /// The clinic's text packs: (instrument id, TOML).
     pub async fn text_packs(&self, clinic_id: &str) -> Result<Vec<(String, String)>> {
         let rows = sqlx::query("SELECT instrument_id, pack FROM text_packs WHERE clinic_id = $1 ORDER BY instrument_id").bind(clinic_id).fetch_all(&self.pool).await?;
-        rows.iter().map(|r| Ok((r.try_get("instrument_id")?, r.try_get("pack")?))).collect()
+        rows.iter()
+            .map(|r| Ok((r.try_get("instrument_id")?, r.try_get("pack")?)))
+            .collect()
     }
 }
 

@@ -22,10 +22,18 @@ impl Entered {
             .iter()
             .map(|e| {
                 let msg = match &e.problem {
-                    AnswerProblem::Required => "Please choose an answer to this question.".to_owned(),
-                    AnswerProblem::Invalid { expected, .. } => format!("This answer could not be used; please choose {expected}."),
-                    AnswerProblem::UnknownItem => "This question is not part of the form.".to_owned(),
-                    AnswerProblem::Duplicate => "This question was answered twice; please choose one answer.".to_owned(),
+                    AnswerProblem::Required => {
+                        "Please choose an answer to this question.".to_owned()
+                    }
+                    AnswerProblem::Invalid { expected, .. } => {
+                        format!("This answer could not be used; please choose {expected}.")
+                    }
+                    AnswerProblem::UnknownItem => {
+                        "This question is not part of the form.".to_owned()
+                    }
+                    AnswerProblem::Duplicate => {
+                        "This question was answered twice; please choose one answer.".to_owned()
+                    }
                 };
                 (e.item.clone(), msg)
             })
@@ -35,7 +43,13 @@ impl Entered {
 }
 
 /// The `<form>` of a questionnaire. `hidden` carries extra hidden fields (e.g. the CSRF token).
-pub fn questionnaire(form: &Form, action: &str, entered: &Entered, hidden: &[(&str, &str)], submit: &str) -> Markup {
+pub fn questionnaire(
+    form: &Form,
+    action: &str,
+    entered: &Entered,
+    hidden: &[(&str, &str)],
+    submit: &str,
+) -> Markup {
     let count = form.items.len();
     html! {
         @if let WordingSource::TextPack { placeholder: true, .. } = form.wording {
@@ -68,7 +82,13 @@ pub fn questionnaire(form: &Form, action: &str, entered: &Entered, hidden: &[(&s
                                     @let v = p.value.to_string();
                                     label.opt {
                                         input type="radio" name=(item.id) value=(v) checked[chosen == v] required[item.required];
-                                        span { (p.label) }
+                                        @if ten && p.label != v {
+                                            // Number on the button; the full label for screen readers.
+                                            span aria-hidden="true" { (v) }
+                                            span.visually-hidden { (p.label) }
+                                        } @else {
+                                            span { (p.label) }
+                                        }
                                     }
                                 }
                             }
@@ -93,5 +113,8 @@ pub fn questionnaire(form: &Form, action: &str, entered: &Entered, hidden: &[(&s
 }
 
 fn position(form: &Form, id: &str) -> usize {
-    form.items.iter().position(|i| i.id == id).map_or(0, |p| p + 1)
+    form.items
+        .iter()
+        .position(|i| i.id == id)
+        .map_or(0, |p| p + 1)
 }
