@@ -5,7 +5,10 @@
 use bordin_core::care::{AdministrationStatus, Modality, ResponseSource, SessionStatus};
 use bordin_core::registry::Form;
 use bordin_core::{AnswerError, Answers, Respondent, Setting};
-use bordin_store::{AdministrationRow, CaseRow, CaseScoreRow, ClientRow, FlagRow, NewAdministration, NewCase, NewResponse, SessionRow, Submitted};
+use bordin_store::{
+    AdministrationRow, CaseRow, CaseScoreRow, ClientRow, FlagRow, NewAdministration, NewCase,
+    NewResponse, SessionRow, Submitted,
+};
 
 use crate::auth::{random_secret, CurrentUser};
 use crate::error::AppError;
@@ -33,7 +36,10 @@ pub enum Created<T> {
 }
 
 fn valid_code(code: &str) -> bool {
-    (1..=32).contains(&code.chars().count()) && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    (1..=32).contains(&code.chars().count())
+        && code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 fn valid_date(s: &str) -> bool {
@@ -41,24 +47,47 @@ fn valid_date(s: &str) -> bool {
 }
 
 /// Creates a client and a case for them, led by the current user.
-pub async fn create_client_case(state: &AppState, user: &CurrentUser, input: &NewClientCase) -> Result<Created<(ClientRow, String)>, AppError> {
+pub async fn create_client_case(
+    state: &AppState,
+    user: &CurrentUser,
+    input: &NewClientCase,
+) -> Result<Created<(ClientRow, String)>, AppError> {
     let code = input.code.trim();
     let mut errors = Vec::new();
     if !valid_code(code) {
-        errors.push(FieldError { field: "code", message: "Use 1–32 letters, digits, '-' or '_' (a pseudonymous code, not the person's name).".into() });
+        errors.push(FieldError {
+            field: "code",
+            message:
+                "Use 1–32 letters, digits, '-' or '_' (a pseudonymous code, not the person's name)."
+                    .into(),
+        });
     }
-    let name = input.display_name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    let name = input
+        .display_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
     if name.is_some_and(|n| n.chars().count() > 100) {
-        errors.push(FieldError { field: "display_name", message: "At most 100 characters.".into() });
+        errors.push(FieldError {
+            field: "display_name",
+            message: "At most 100 characters.".into(),
+        });
     }
     if !errors.is_empty() {
         return Ok(Created::Invalid(errors));
     }
     let now = now_ms();
-    let client = match state.store.create_client(user.clinic_id(), code, name, now).await {
+    let client = match state
+        .store
+        .create_client(user.clinic_id(), code, name, now)
+        .await
+    {
         Ok(c) => c,
         Err(e) if e.is_unique_violation() => {
-            return Ok(Created::Invalid(vec![FieldError { field: "code", message: format!("The code '{code}' is already in use in this clinic.") }]))
+            return Ok(Created::Invalid(vec![FieldError {
+                field: "code",
+                message: format!("The code '{code}' is already in use in this clinic."),
+            }]))
         }
         Err(e) => return Err(e.into()),
     };
@@ -67,7 +96,13 @@ pub async fn create_client_case(state: &AppState, user: &CurrentUser, input: &Ne
         .store
         .create_case(
             user.clinic_id(),
-            &NewCase { title: &title, setting: input.setting, opened_on: &crate::state::today(), client_ids: std::slice::from_ref(&client.client_id), lead_clinician: &user.user.user_id },
+            &NewCase {
+                title: &title,
+                setting: input.setting,
+                opened_on: &crate::state::today(),
+                client_ids: std::slice::from_ref(&client.client_id),
+                lead_clinician: &user.user.user_id,
+            },
             now,
         )
         .await?;
@@ -75,11 +110,32 @@ pub async fn create_client_case(state: &AppState, user: &CurrentUser, input: &Ne
 }
 
 /// Adds the next session to a case.
-pub async fn add_session(state: &AppState, access: &CaseAccess, held_on: &str, modality: Modality, status: SessionStatus) -> Result<Created<SessionRow>, AppError> {
+pub async fn add_session(
+    state: &AppState,
+    access: &CaseAccess,
+    held_on: &str,
+    modality: Modality,
+    status: SessionStatus,
+) -> Result<Created<SessionRow>, AppError> {
     if !valid_date(held_on) {
-        return Ok(Created::Invalid(vec![FieldError { field: "held_on", message: "Enter the date as YYYY-MM-DD.".into() }]));
+        return Ok(Created::Invalid(vec![FieldError {
+            field: "held_on",
+            message: "Enter the date as YYYY-MM-DD.".into(),
+        }]));
     }
-    Ok(Created::Ok(state.store.add_session(access.clinic_id(), access.case_id(), held_on, modality, status, now_ms()).await?))
+    Ok(Created::Ok(
+        state
+            .store
+            .add_session(
+                access.clinic_id(),
+                access.case_id(),
+                held_on,
+                modality,
+                status,
+                now_ms(),
+            )
+            .await?,
+    ))
 }
 
 /// Which session a form belongs to.
@@ -99,18 +155,40 @@ pub struct SentLink {
     pub path: String,
 }
 
-async fn resolve_session(state: &AppState, access: &CaseAccess, choice: &SessionChoice) -> Result<Option<SessionRow>, AppError> {
+async fn resolve_session(
+    state: &AppState,
+    access: &CaseAccess,
+    choice: &SessionChoice,
+) -> Result<Option<SessionRow>, AppError> {
     Ok(match choice {
         SessionChoice::None => None,
         SessionChoice::Existing(id) => {
-            let s = state.store.session(access.clinic_id(), id).await.map_err(|_| AppError::BadRequest("That session is not part of this case.".into()))?;
+            let s = state
+                .store
+                .session(access.clinic_id(), id)
+                .await
+                .map_err(|_| {
+                    AppError::BadRequest("That session is not part of this case.".into())
+                })?;
             if s.case_id != access.case_id() {
-                return Err(AppError::BadRequest("That session is not part of this case.".into()));
+                return Err(AppError::BadRequest(
+                    "That session is not part of this case.".into(),
+                ));
             }
             Some(s)
         }
         SessionChoice::NewToday(modality) => Some(
-            state.store.add_session(access.clinic_id(), access.case_id(), &crate::state::today(), *modality, SessionStatus::Attended, now_ms()).await?,
+            state
+                .store
+                .add_session(
+                    access.clinic_id(),
+                    access.case_id(),
+                    &crate::state::today(),
+                    *modality,
+                    SessionStatus::Attended,
+                    now_ms(),
+                )
+                .await?,
         ),
     })
 }
@@ -119,12 +197,27 @@ async fn resolve_session(state: &AppState, access: &CaseAccess, choice: &Session
 ///
 /// Refused, with the reason and the fix, when the instrument cannot be put in front of a
 /// client (e.g. the licence-gated WAI-SR without an installed text pack).
-pub async fn send_form(state: &AppState, user: &CurrentUser, access: &CaseAccess, instrument_id: &str, session: &SessionChoice) -> Result<SentLink, AppError> {
+pub async fn send_form(
+    state: &AppState,
+    user: &CurrentUser,
+    access: &CaseAccess,
+    instrument_id: &str,
+    session: &SessionChoice,
+) -> Result<SentLink, AppError> {
     let registry = state.registry(access.clinic_id()).await?;
-    let case = state.store.case(access.clinic_id(), access.case_id()).await?;
-    let form = registry.form(instrument_id, &case.setting.words()).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let case = state
+        .store
+        .case(access.clinic_id(), access.case_id())
+        .await?;
+    let form = registry
+        .form(instrument_id, &case.setting.words())
+        .map_err(|e| AppError::BadRequest(e.to_string()))?;
     if form.instrument.respondent == Respondent::Therapist {
-        return Err(AppError::BadRequest(format!("{} is filled by the {}, not sent to the client.", form.instrument.short_title, case.setting.words().helper)));
+        return Err(AppError::BadRequest(format!(
+            "{} is filled by the {}, not sent to the client.",
+            form.instrument.short_title,
+            case.setting.words().helper
+        )));
     }
     let session = resolve_session(state, access, session).await?;
     let secret = random_secret();
@@ -148,24 +241,38 @@ pub async fn send_form(state: &AppState, user: &CurrentUser, access: &CaseAccess
             now,
         )
         .await?;
-    Ok(SentLink { path: format!("/f/{}/{}", access.clinic_id(), secret), administration })
+    Ok(SentLink {
+        path: format!("/f/{}/{}", access.clinic_id(), secret),
+        administration,
+    })
 }
 
 /// What a client link leads to.
 #[allow(clippy::large_enum_variant)] // built once per request; boxing buys nothing
 pub enum LinkState {
-    Open { administration: AdministrationRow, form: Form },
+    Open {
+        administration: AdministrationRow,
+        form: Form,
+    },
     /// Already answered: the first answers stand.
     Completed,
     /// Unknown, guessed, expired, cancelled or malformed: all look the same from outside.
     Invalid,
 }
 
-pub async fn open_link(state: &AppState, clinic_id: &str, secret: &str) -> Result<LinkState, AppError> {
+pub async fn open_link(
+    state: &AppState,
+    clinic_id: &str,
+    secret: &str,
+) -> Result<LinkState, AppError> {
     if secret.len() != 22 || clinic_id.len() > 64 {
         return Ok(LinkState::Invalid);
     }
-    let Some(adm) = state.store.administration_by_token(clinic_id, &bordin_store::hash_secret(secret)).await? else {
+    let Some(adm) = state
+        .store
+        .administration_by_token(clinic_id, &bordin_store::hash_secret(secret))
+        .await?
+    else {
         return Ok(LinkState::Invalid);
     };
     match adm.status {
@@ -179,7 +286,10 @@ pub async fn open_link(state: &AppState, clinic_id: &str, secret: &str) -> Resul
     let case = state.store.case(clinic_id, &adm.case_id).await?;
     let registry = state.registry(clinic_id).await?;
     match registry.form(&adm.instrument_id, &case.setting.words()) {
-        Ok(form) => Ok(LinkState::Open { administration: adm, form }),
+        Ok(form) => Ok(LinkState::Open {
+            administration: adm,
+            form,
+        }),
         // The pack was removed after the link was sent: nothing can be shown.
         Err(_) => Ok(LinkState::Invalid),
     }
@@ -188,17 +298,27 @@ pub async fn open_link(state: &AppState, clinic_id: &str, secret: &str) -> Resul
 /// The result of a submission.
 #[allow(clippy::large_enum_variant)]
 pub enum SubmitOutcome {
-    Stored { response_id: String },
+    Stored {
+        response_id: String,
+    },
     /// The same link was submitted before: nothing new stored.
-    AlreadyStored { response_id: String },
+    AlreadyStored {
+        response_id: String,
+    },
     /// Answers to fix; the form and what was entered are returned for re-rendering.
-    Invalid { form: Form, errors: Vec<AnswerError> },
+    Invalid {
+        form: Form,
+        errors: Vec<AnswerError>,
+    },
     LinkInvalid,
 }
 
 /// Validates answers against a form: ranges, unknown items, required items.
 fn check_answers(form: &Form, pairs: &[(String, String)]) -> Result<Answers, Vec<AnswerError>> {
-    let answers = Answers::parse(&form.instrument, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    let answers = Answers::parse(
+        &form.instrument,
+        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    )?;
     let missing = answers.missing_required(&form.instrument);
     if missing.is_empty() {
         Ok(answers)
@@ -208,12 +328,27 @@ fn check_answers(form: &Form, pairs: &[(String, String)]) -> Result<Answers, Vec
 }
 
 /// Stores a client's answers given through a link: scored, stored once, with its flags.
-pub async fn submit_link(state: &AppState, clinic_id: &str, secret: &str, pairs: &[(String, String)]) -> Result<SubmitOutcome, AppError> {
+pub async fn submit_link(
+    state: &AppState,
+    clinic_id: &str,
+    secret: &str,
+    pairs: &[(String, String)],
+) -> Result<SubmitOutcome, AppError> {
     let (adm, form) = match open_link(state, clinic_id, secret).await? {
-        LinkState::Open { administration, form } => (administration, form),
+        LinkState::Open {
+            administration,
+            form,
+        } => (administration, form),
         LinkState::Completed => {
-            let adm = state.store.administration_by_token(clinic_id, &bordin_store::hash_secret(secret)).await?.ok_or(AppError::NotFound)?;
-            let id = state.store.response_id_of_administration(clinic_id, &adm.administration_id).await?;
+            let adm = state
+                .store
+                .administration_by_token(clinic_id, &bordin_store::hash_secret(secret))
+                .await?
+                .ok_or(AppError::NotFound)?;
+            let id = state
+                .store
+                .response_id_of_administration(clinic_id, &adm.administration_id)
+                .await?;
             return Ok(SubmitOutcome::AlreadyStored { response_id: id });
         }
         LinkState::Invalid => return Ok(SubmitOutcome::LinkInvalid),
@@ -250,10 +385,19 @@ pub async fn submit_link(state: &AppState, clinic_id: &str, secret: &str, pairs:
 
 /// The form a clinician fills in the app: their own rating (e.g. WAI-SRT), or a client's
 /// answers given on paper.
-pub async fn clinician_form(state: &AppState, access: &CaseAccess, instrument_id: &str) -> Result<Form, AppError> {
+pub async fn clinician_form(
+    state: &AppState,
+    access: &CaseAccess,
+    instrument_id: &str,
+) -> Result<Form, AppError> {
     let registry = state.registry(access.clinic_id()).await?;
-    let case = state.store.case(access.clinic_id(), access.case_id()).await?;
-    registry.form(instrument_id, &case.setting.words()).map_err(|e| AppError::BadRequest(e.to_string()))
+    let case = state
+        .store
+        .case(access.clinic_id(), access.case_id())
+        .await?;
+    registry
+        .form(instrument_id, &case.setting.words())
+        .map_err(|e| AppError::BadRequest(e.to_string()))
 }
 
 /// Stores answers entered by a clinician for a session of the case.
@@ -271,7 +415,10 @@ pub async fn submit_clinician(
         Err(errors) => return Ok(SubmitOutcome::Invalid { form, errors }),
     };
     let session = resolve_session(state, access, session).await?;
-    let case = state.store.case(access.clinic_id(), access.case_id()).await?;
+    let case = state
+        .store
+        .case(access.clinic_id(), access.case_id())
+        .await?;
     let client_id = case.clients.first().map(|c| c.client_id.clone());
     let sheet = form.instrument.score(&answers);
     let submitted = state
@@ -293,7 +440,9 @@ pub async fn submit_clinician(
             },
         )
         .await?;
-    Ok(SubmitOutcome::Stored { response_id: submitted.response_id().to_owned() })
+    Ok(SubmitOutcome::Stored {
+        response_id: submitted.response_id().to_owned(),
+    })
 }
 
 /// Everything the client page shows.
@@ -318,7 +467,9 @@ pub async fn case_view(state: &AppState, access: &CaseAccess) -> Result<CaseView
             .administrations_of_case(c, k)
             .await?
             .into_iter()
-            .filter(|a| a.status == AdministrationStatus::Pending && a.expires_at.is_none_or(|t| t > now))
+            .filter(|a| {
+                a.status == AdministrationStatus::Pending && a.expires_at.is_none_or(|t| t > now)
+            })
             .collect(),
     })
 }

@@ -57,10 +57,17 @@ pub struct ApiUser(pub CurrentUser);
 impl FromRequestParts<AppState> for ApiUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let user = CurrentUser::from_request_parts(parts, state).await?;
         if !matches!(parts.method, Method::GET | Method::HEAD) {
-            let given = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
+            let given = parts
+                .headers
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
             user.check_csrf(given)?;
         }
         Ok(Self(user))
@@ -88,7 +95,10 @@ pub struct InstrumentSummary {
 /// The instruments this clinic can use, with licence and wording status.
 #[utoipa::path(get, path = "/api/v1/instruments", tag = "instruments",
     responses((status = 200, body = Vec<InstrumentSummary>), (status = 401, body = ErrorBody)))]
-async fn list_instruments(State(state): State<AppState>, ApiUser(user): ApiUser) -> Result<Json<Vec<InstrumentSummary>>, ApiError> {
+async fn list_instruments(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+) -> Result<Json<Vec<InstrumentSummary>>, ApiError> {
     let reg = state.registry(user.clinic_id()).await?;
     Ok(Json(
         reg.status()
@@ -111,9 +121,15 @@ async fn list_instruments(State(state): State<AppState>, ApiUser(user): ApiUser)
 #[utoipa::path(get, path = "/api/v1/instruments/{id}", tag = "instruments",
     params(("id" = String, Path, description = "Instrument id, e.g. phq9")),
     responses((status = 200, description = "The instrument definition", body = Object), (status = 404, body = ErrorBody)))]
-async fn get_instrument(State(state): State<AppState>, ApiUser(_user): ApiUser, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn get_instrument(
+    State(state): State<AppState>,
+    ApiUser(_user): ApiUser,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let i = state.instruments.get(&id).ok_or(AppError::NotFound)?;
-    Ok(Json(serde_json::to_value(&**i).map_err(|e| AppError::Internal(e.to_string()))?))
+    Ok(Json(
+        serde_json::to_value(&**i).map_err(|e| AppError::Internal(e.to_string()))?,
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -149,7 +165,13 @@ fn problems(errors: &[bordin_core::AnswerError]) -> Response {
         Json(ErrorBody {
             error: "invalid_answers".into(),
             message: "Some answers could not be used.".into(),
-            items: errors.iter().map(|e| ItemProblem { item: e.item.clone(), message: e.to_string() }).collect(),
+            items: errors
+                .iter()
+                .map(|e| ItemProblem {
+                    item: e.item.clone(),
+                    message: e.to_string(),
+                })
+                .collect(),
         }),
     )
         .into_response()
@@ -160,9 +182,17 @@ fn problems(errors: &[bordin_core::AnswerError]) -> Response {
     params(("id" = String, Path, description = "Instrument id")),
     request_body = AnswersInput,
     responses((status = 200, body = ScoreResult), (status = 422, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn score_answers(State(state): State<AppState>, ApiUser(_user): ApiUser, Path(id): Path<String>, Json(input): Json<AnswersInput>) -> Result<Response, ApiError> {
+async fn score_answers(
+    State(state): State<AppState>,
+    ApiUser(_user): ApiUser,
+    Path(id): Path<String>,
+    Json(input): Json<AnswersInput>,
+) -> Result<Response, ApiError> {
     let i = state.instruments.get(&id).ok_or(AppError::NotFound)?;
-    let answers = match Answers::parse(i, input.answers.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+    let answers = match Answers::parse(
+        i,
+        input.answers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    ) {
         Ok(a) => a,
         Err(errors) => return Ok(problems(&errors)),
     };
@@ -211,16 +241,29 @@ pub struct LoginResult {
 /// Logs in; sets the session cookie.
 #[utoipa::path(post, path = "/api/v1/session", tag = "session", request_body = LoginInput,
     responses((status = 200, body = LoginResult), (status = 401, body = ErrorBody)))]
-async fn login(State(state): State<AppState>, jar: CookieJar, Json(input): Json<LoginInput>) -> Result<Response, ApiError> {
+async fn login(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Json(input): Json<LoginInput>,
+) -> Result<Response, ApiError> {
     match auth::login(&state, &input.email, &input.password).await? {
         Some((user, cookie, csrf)) => Ok((
             jar.add(cookie),
-            Json(LoginResult { user_id: user.user_id, display_name: user.display_name, role: user.role.as_str().into(), csrf_token: csrf }),
+            Json(LoginResult {
+                user_id: user.user_id,
+                display_name: user.display_name,
+                role: user.role.as_str().into(),
+                csrf_token: csrf,
+            }),
         )
             .into_response()),
         None => Ok((
             StatusCode::UNAUTHORIZED,
-            Json(ErrorBody { error: "unauthenticated".into(), message: "That email and password do not match an account.".into(), items: vec![] }),
+            Json(ErrorBody {
+                error: "unauthenticated".into(),
+                message: "That email and password do not match an account.".into(),
+                items: vec![],
+            }),
         )
             .into_response()),
     }
@@ -228,7 +271,11 @@ async fn login(State(state): State<AppState>, jar: CookieJar, Json(input): Json<
 
 /// Logs out; the session ends on the server.
 #[utoipa::path(delete, path = "/api/v1/session", tag = "session", responses((status = 204), (status = 401, body = ErrorBody)))]
-async fn logout(State(state): State<AppState>, jar: CookieJar, ApiUser(user): ApiUser) -> Result<Response, ApiError> {
+async fn logout(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    ApiUser(user): ApiUser,
+) -> Result<Response, ApiError> {
     let cookie = auth::logout(&state, &user).await?;
     Ok((StatusCode::NO_CONTENT, jar.add(cookie)).into_response())
 }
@@ -267,12 +314,19 @@ pub struct CaseSummaryView {
 }
 
 fn client_view(c: &bordin_store::ClientRow) -> ClientView {
-    ClientView { client_id: c.client_id.clone(), code: c.code.clone(), display_name: c.display_name.clone() }
+    ClientView {
+        client_id: c.client_id.clone(),
+        code: c.code.clone(),
+        display_name: c.display_name.clone(),
+    }
 }
 
 /// The caller's caseload.
 #[utoipa::path(get, path = "/api/v1/cases", tag = "cases", responses((status = 200, body = Vec<CaseSummaryView>), (status = 401, body = ErrorBody)))]
-async fn list_cases(State(state): State<AppState>, ApiUser(user): ApiUser) -> Result<Json<Vec<CaseSummaryView>>, ApiError> {
+async fn list_cases(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+) -> Result<Json<Vec<CaseSummaryView>>, ApiError> {
     let ids = policy::caseload(&state, &user).await?;
     let cases = state.store.case_summaries(user.clinic_id(), &ids).await?;
     Ok(Json(
@@ -289,7 +343,13 @@ async fn list_cases(State(state): State<AppState>, ApiUser(user): ApiUser) -> Re
                 latest: s
                     .latest
                     .into_iter()
-                    .map(|l| LatestScoreView { instrument: l.instrument_id, scale: l.scale_id, value: l.value, band: l.band, session_number: l.session_number })
+                    .map(|l| LatestScoreView {
+                        instrument: l.instrument_id,
+                        scale: l.scale_id,
+                        value: l.value,
+                        band: l.band,
+                        session_number: l.session_number,
+                    })
                     .collect(),
                 risk_flags: s.open_flags,
             })
@@ -318,7 +378,13 @@ fn field_errors(errors: &[actions::FieldError]) -> Response {
         Json(ErrorBody {
             error: "bad_request".into(),
             message: "Some fields need attention.".into(),
-            items: errors.iter().map(|e| ItemProblem { item: e.field.into(), message: e.message.clone() }).collect(),
+            items: errors
+                .iter()
+                .map(|e| ItemProblem {
+                    item: e.field.into(),
+                    message: e.message.clone(),
+                })
+                .collect(),
         }),
     )
         .into_response()
@@ -327,16 +393,37 @@ fn field_errors(errors: &[actions::FieldError]) -> Response {
 /// Opens a case for a new client, led by the caller.
 #[utoipa::path(post, path = "/api/v1/cases", tag = "cases", request_body = NewCaseInput,
     responses((status = 201, body = NewCaseResult), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody)))]
-async fn create_case(State(state): State<AppState>, ApiUser(user): ApiUser, Json(input): Json<NewCaseInput>) -> Result<Response, ApiError> {
+async fn create_case(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Json(input): Json<NewCaseInput>,
+) -> Result<Response, ApiError> {
     let setting = match input.setting.as_deref() {
         None => Setting::Therapy,
-        Some(s) => Setting::parse(s).ok_or_else(|| AppError::BadRequest(format!("setting: '{s}' is not one of therapy, counselling, coaching, rehabilitation")))?,
+        Some(s) => Setting::parse(s).ok_or_else(|| {
+            AppError::BadRequest(format!(
+                "setting: '{s}' is not one of therapy, counselling, coaching, rehabilitation"
+            ))
+        })?,
     };
-    let new = actions::NewClientCase { code: input.code, display_name: input.display_name, setting };
-    Ok(match actions::create_client_case(&state, &user, &new).await? {
-        Created::Ok((client, case_id)) => (StatusCode::CREATED, Json(NewCaseResult { case_id, client: client_view(&client) })).into_response(),
-        Created::Invalid(errors) => field_errors(&errors),
-    })
+    let new = actions::NewClientCase {
+        code: input.code,
+        display_name: input.display_name,
+        setting,
+    };
+    Ok(
+        match actions::create_client_case(&state, &user, &new).await? {
+            Created::Ok((client, case_id)) => (
+                StatusCode::CREATED,
+                Json(NewCaseResult {
+                    case_id,
+                    client: client_view(&client),
+                }),
+            )
+                .into_response(),
+            Created::Invalid(errors) => field_errors(&errors),
+        },
+    )
 }
 
 #[derive(Serialize, ToSchema)]
@@ -391,13 +478,23 @@ pub struct CaseDetail {
 }
 
 fn session_view(s: &bordin_store::SessionRow) -> SessionView {
-    SessionView { session_id: s.session_id.clone(), number: s.number, held_on: s.held_on.clone(), modality: s.modality.as_str().into(), status: s.status.as_str().into() }
+    SessionView {
+        session_id: s.session_id.clone(),
+        number: s.number,
+        held_on: s.held_on.clone(),
+        modality: s.modality.as_str().into(),
+        status: s.status.as_str().into(),
+    }
 }
 
 /// A case with its sessions, every current score, flags and open links.
 #[utoipa::path(get, path = "/api/v1/cases/{case_id}", tag = "cases", params(("case_id" = String, Path)),
     responses((status = 200, body = CaseDetail), (status = 404, body = ErrorBody)))]
-async fn get_case(State(state): State<AppState>, ApiUser(user): ApiUser, Path(case_id): Path<String>) -> Result<Json<CaseDetail>, ApiError> {
+async fn get_case(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(case_id): Path<String>,
+) -> Result<Json<CaseDetail>, ApiError> {
     let access = policy::case(&state, &user, &case_id).await?;
     let v = actions::case_view(&state, &access).await?;
     Ok(Json(CaseDetail {
@@ -422,11 +519,25 @@ async fn get_case(State(state): State<AppState>, ApiUser(user): ApiUser, Path(ca
                 submitted_at: s.submitted_at,
             })
             .collect(),
-        flags: v.flags.into_iter().map(|(r, f)| FlagView { response_id: r, flag: f.flag_id, severity: f.severity, message: f.message }).collect(),
+        flags: v
+            .flags
+            .into_iter()
+            .map(|(r, f)| FlagView {
+                response_id: r,
+                flag: f.flag_id,
+                severity: f.severity,
+                message: f.message,
+            })
+            .collect(),
         pending: v
             .pending
             .into_iter()
-            .map(|a| PendingView { administration_id: a.administration_id, instrument: a.instrument_id, created_at: a.created_at, expires_at: a.expires_at })
+            .map(|a| PendingView {
+                administration_id: a.administration_id,
+                instrument: a.instrument_id,
+                created_at: a.created_at,
+                expires_at: a.expires_at,
+            })
             .collect(),
     }))
 }
@@ -444,20 +555,35 @@ pub struct NewSessionInput {
 /// Adds the next session to a case.
 #[utoipa::path(post, path = "/api/v1/cases/{case_id}/sessions", tag = "cases", params(("case_id" = String, Path)), request_body = NewSessionInput,
     responses((status = 201, body = SessionView), (status = 422, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn add_session(State(state): State<AppState>, ApiUser(user): ApiUser, Path(case_id): Path<String>, Json(input): Json<NewSessionInput>) -> Result<Response, ApiError> {
+async fn add_session(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(case_id): Path<String>,
+    Json(input): Json<NewSessionInput>,
+) -> Result<Response, ApiError> {
     let access = policy::case(&state, &user, &case_id).await?;
     let modality = match input.modality.as_deref() {
         None => Modality::InPerson,
-        Some(m) => Modality::parse(m).ok_or_else(|| AppError::BadRequest(format!("modality: '{m}' is not one of in_person, video, phone")))?,
+        Some(m) => Modality::parse(m).ok_or_else(|| {
+            AppError::BadRequest(format!(
+                "modality: '{m}' is not one of in_person, video, phone"
+            ))
+        })?,
     };
     let status = match input.status.as_deref() {
         None => SessionStatus::Attended,
-        Some(s) => SessionStatus::parse(s).ok_or_else(|| AppError::BadRequest(format!("status: '{s}' is not one of attended, missed, cancelled, planned")))?,
+        Some(s) => SessionStatus::parse(s).ok_or_else(|| {
+            AppError::BadRequest(format!(
+                "status: '{s}' is not one of attended, missed, cancelled, planned"
+            ))
+        })?,
     };
-    Ok(match actions::add_session(&state, &access, &input.held_on, modality, status).await? {
-        Created::Ok(s) => (StatusCode::CREATED, Json(session_view(&s))).into_response(),
-        Created::Invalid(errors) => field_errors(&errors),
-    })
+    Ok(
+        match actions::add_session(&state, &access, &input.held_on, modality, status).await? {
+            Created::Ok(s) => (StatusCode::CREATED, Json(session_view(&s))).into_response(),
+            Created::Invalid(errors) => field_errors(&errors),
+        },
+    )
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -489,13 +615,34 @@ fn session_choice(s: Option<&str>) -> SessionChoice {
 /// Creates a single-use link through which the client fills a form.
 #[utoipa::path(post, path = "/api/v1/cases/{case_id}/administrations", tag = "cases", params(("case_id" = String, Path)), request_body = SendFormInput,
     responses((status = 201, body = LinkResult), (status = 400, description = "The form cannot be sent (e.g. licence-gated wording not installed); the message says how to fix it", body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn send_form(State(state): State<AppState>, ApiUser(user): ApiUser, Path(case_id): Path<String>, Json(input): Json<SendFormInput>) -> Result<Response, ApiError> {
+async fn send_form(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(case_id): Path<String>,
+    Json(input): Json<SendFormInput>,
+) -> Result<Response, ApiError> {
     let access = policy::case(&state, &user, &case_id).await?;
-    let link = actions::send_form(&state, &user, &access, &input.instrument, &session_choice(input.session.as_deref())).await?;
-    let url = state.config.public_url.as_ref().map(|u| format!("{u}{}", link.path));
+    let link = actions::send_form(
+        &state,
+        &user,
+        &access,
+        &input.instrument,
+        &session_choice(input.session.as_deref()),
+    )
+    .await?;
+    let url = state
+        .config
+        .public_url
+        .as_ref()
+        .map(|u| format!("{u}{}", link.path));
     Ok((
         StatusCode::CREATED,
-        Json(LinkResult { administration_id: link.administration.administration_id.clone(), path: link.path, url, expires_at: link.administration.expires_at }),
+        Json(LinkResult {
+            administration_id: link.administration.administration_id.clone(),
+            path: link.path,
+            url,
+            expires_at: link.administration.expires_at,
+        }),
     )
         .into_response())
 }
@@ -518,16 +665,45 @@ pub struct StoredResult {
 /// Stores answers entered by a clinician (their own rating, or a client's paper answers).
 #[utoipa::path(post, path = "/api/v1/cases/{case_id}/responses", tag = "cases", params(("case_id" = String, Path)), request_body = EnterInput,
     responses((status = 201, body = StoredResult), (status = 422, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn enter_response(State(state): State<AppState>, ApiUser(user): ApiUser, Path(case_id): Path<String>, Json(input): Json<EnterInput>) -> Result<Response, ApiError> {
+async fn enter_response(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(case_id): Path<String>,
+    Json(input): Json<EnterInput>,
+) -> Result<Response, ApiError> {
     let access = policy::case(&state, &user, &case_id).await?;
     let pairs: Vec<(String, String)> = input.answers.into_iter().collect();
-    outcome(actions::submit_clinician(&state, &user, &access, &input.instrument, &session_choice(input.session.as_deref()), &pairs).await?)
+    outcome(
+        actions::submit_clinician(
+            &state,
+            &user,
+            &access,
+            &input.instrument,
+            &session_choice(input.session.as_deref()),
+            &pairs,
+        )
+        .await?,
+    )
 }
 
 fn outcome(o: SubmitOutcome) -> Result<Response, ApiError> {
     Ok(match o {
-        SubmitOutcome::Stored { response_id } => (StatusCode::CREATED, Json(StoredResult { response_id, already_stored: false })).into_response(),
-        SubmitOutcome::AlreadyStored { response_id } => (StatusCode::OK, Json(StoredResult { response_id, already_stored: true })).into_response(),
+        SubmitOutcome::Stored { response_id } => (
+            StatusCode::CREATED,
+            Json(StoredResult {
+                response_id,
+                already_stored: false,
+            }),
+        )
+            .into_response(),
+        SubmitOutcome::AlreadyStored { response_id } => (
+            StatusCode::OK,
+            Json(StoredResult {
+                response_id,
+                already_stored: true,
+            }),
+        )
+            .into_response(),
         SubmitOutcome::Invalid { errors, .. } => problems(&errors),
         SubmitOutcome::LinkInvalid => return Err(AppError::NotFound.into()),
     })
@@ -540,10 +716,24 @@ fn outcome(o: SubmitOutcome) -> Result<Response, ApiError> {
 #[utoipa::path(get, path = "/api/v1/links/{clinic_id}/{secret}", tag = "links",
     params(("clinic_id" = String, Path), ("secret" = String, Path)),
     responses((status = 200, description = "The form: title, instructions, items with their answer options", body = Object), (status = 404, body = ErrorBody)))]
-async fn get_link_form(State(state): State<AppState>, Path((clinic, secret)): Path<(String, String)>) -> Result<Response, ApiError> {
+async fn get_link_form(
+    State(state): State<AppState>,
+    Path((clinic, secret)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
     match actions::open_link(&state, &clinic, &secret).await? {
-        actions::LinkState::Open { form, .. } => Ok(Json(serde_json::to_value(&form).map_err(|e| AppError::Internal(e.to_string()))?).into_response()),
-        actions::LinkState::Completed => Ok((StatusCode::GONE, Json(ErrorBody { error: "completed".into(), message: "This form has already been answered.".into(), items: vec![] })).into_response()),
+        actions::LinkState::Open { form, .. } => Ok(Json(
+            serde_json::to_value(&form).map_err(|e| AppError::Internal(e.to_string()))?,
+        )
+        .into_response()),
+        actions::LinkState::Completed => Ok((
+            StatusCode::GONE,
+            Json(ErrorBody {
+                error: "completed".into(),
+                message: "This form has already been answered.".into(),
+                items: vec![],
+            }),
+        )
+            .into_response()),
         actions::LinkState::Invalid => Err(AppError::NotFound.into()),
     }
 }
@@ -553,7 +743,11 @@ async fn get_link_form(State(state): State<AppState>, Path((clinic, secret)): Pa
 #[utoipa::path(post, path = "/api/v1/links/{clinic_id}/{secret}", tag = "links",
     params(("clinic_id" = String, Path), ("secret" = String, Path)), request_body = AnswersInput,
     responses((status = 201, body = StoredResult), (status = 200, body = StoredResult), (status = 422, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn submit_link(State(state): State<AppState>, Path((clinic, secret)): Path<(String, String)>, Json(input): Json<AnswersInput>) -> Result<Response, ApiError> {
+async fn submit_link(
+    State(state): State<AppState>,
+    Path((clinic, secret)): Path<(String, String)>,
+    Json(input): Json<AnswersInput>,
+) -> Result<Response, ApiError> {
     let pairs: Vec<(String, String)> = input.answers.into_iter().collect();
     outcome(actions::submit_link(&state, &clinic, &secret, &pairs).await?)
 }

@@ -15,19 +15,25 @@ pub const ARGON2_P: u32 = 1;
 pub struct HashError(String);
 
 fn argon2() -> Result<Argon2<'static>, HashError> {
-    let params = Params::new(ARGON2_M_KIB, ARGON2_T, ARGON2_P, None).map_err(|e| HashError(e.to_string()))?;
+    let params = Params::new(ARGON2_M_KIB, ARGON2_T, ARGON2_P, None)
+        .map_err(|e| HashError(e.to_string()))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
 /// Hashes a password with a fresh random salt (PHC string format, parameters included).
 pub fn hash_password(password: &str) -> Result<String, HashError> {
     let salt = SaltString::generate(&mut OsRng);
-    Ok(argon2()?.hash_password(password.as_bytes(), &salt).map_err(|e| HashError(e.to_string()))?.to_string())
+    Ok(argon2()?
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| HashError(e.to_string()))?
+        .to_string())
 }
 
 /// Checks a password against a stored PHC hash in constant time. A malformed hash never matches.
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    let Ok(parsed) = PasswordHash::new(hash) else { return false };
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
     argon2().is_ok_and(|a| a.verify_password(password.as_bytes(), &parsed).is_ok())
 }
 
@@ -91,11 +97,18 @@ fn session_cookie_value(headers: &HeaderMap) -> Option<String> {
 impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let value = session_cookie_value(&parts.headers).ok_or(AppError::Unauthenticated)?;
         let (clinic_id, secret) = value.split_once('.').ok_or(AppError::Unauthenticated)?;
         let hash = hash_secret(secret);
-        let session = state.store.auth_session(clinic_id, &hash).await?.ok_or(AppError::Unauthenticated)?;
+        let session = state
+            .store
+            .auth_session(clinic_id, &hash)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
         let now = now_ms();
         let idle_ms = state.config.session_idle_minutes * 60_000;
         if now >= session.expires_at || now - session.last_seen_at >= idle_ms {
@@ -108,9 +121,16 @@ impl FromRequestParts<AppState> for CurrentUser {
         }
         // Touch at most once a minute to keep writes off the hot path.
         if now - session.last_seen_at > 60_000 {
-            state.store.touch_auth_session(clinic_id, &hash, now).await?;
+            state
+                .store
+                .touch_auth_session(clinic_id, &hash, now)
+                .await?;
         }
-        Ok(Self { user, csrf: session.csrf_token, session_hash: hash })
+        Ok(Self {
+            user,
+            csrf: session.csrf_token,
+            session_hash: hash,
+        })
     }
 }
 
@@ -118,7 +138,11 @@ impl FromRequestParts<AppState> for CurrentUser {
 ///
 /// The same answer (`None`) is given for an unknown email and a wrong password, and an unknown
 /// email still costs one hash, so response time does not reveal which accounts exist.
-pub async fn login(state: &AppState, email: &str, password: &str) -> Result<Option<(UserRow, Cookie<'static>, String)>, AppError> {
+pub async fn login(
+    state: &AppState,
+    email: &str,
+    password: &str,
+) -> Result<Option<(UserRow, Cookie<'static>, String)>, AppError> {
     let candidates = state.store.users_by_email(email).await?;
     let password = password.to_owned();
     let hashes: Vec<String> = candidates.iter().map(|u| u.password_hash.clone()).collect();
@@ -148,7 +172,10 @@ pub async fn login(state: &AppState, email: &str, password: &str) -> Result<Opti
         last_seen_at: now,
         expires_at: now + state.config.session_absolute_minutes * 60_000,
     };
-    state.store.create_auth_session(&hash_secret(&secret), &session).await?;
+    state
+        .store
+        .create_auth_session(&hash_secret(&secret), &session)
+        .await?;
     let cookie = Cookie::build((SESSION_COOKIE, format!("{}.{}", user.clinic_id, secret)))
         .http_only(true)
         .secure(state.config.secure_cookies)
@@ -160,8 +187,14 @@ pub async fn login(state: &AppState, email: &str, password: &str) -> Result<Opti
 
 /// Ends the session on the server and returns a cookie that clears it in the browser.
 pub async fn logout(state: &AppState, user: &CurrentUser) -> Result<Cookie<'static>, AppError> {
-    state.store.delete_auth_session(user.clinic_id(), &user.session_hash).await?;
-    Ok(Cookie::build((SESSION_COOKIE, "")).path("/").max_age(time::Duration::ZERO).build())
+    state
+        .store
+        .delete_auth_session(user.clinic_id(), &user.session_hash)
+        .await?;
+    Ok(Cookie::build((SESSION_COOKIE, ""))
+        .path("/")
+        .max_age(time::Duration::ZERO)
+        .build())
 }
 
 /// A real argon2id hash, verified against when the email is unknown so that both paths cost

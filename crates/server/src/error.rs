@@ -113,6 +113,14 @@ impl IntoResponse for ApiError {
             AppError::Store(StoreError::Conflict(_)) => "conflict",
             AppError::Store(_) | AppError::Internal(_) => "internal",
         };
-        (e.status(), axum::Json(ErrorBody { error: kind.into(), message: e.public_message(), items: vec![] })).into_response()
+        (
+            e.status(),
+            axum::Json(ErrorBody {
+                error: kind.into(),
+                message: e.public_message(),
+                items: vec![],
+            }),
+        )
+            .into_response()
     }
 }

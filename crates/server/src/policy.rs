@@ -33,18 +33,39 @@ impl CaseAccess {
 
 /// Decides whether `user` may access `case_id`. Unknown and forbidden cases get the same
 /// answer (not found), so ids of other people's cases cannot be probed.
-pub async fn case(state: &AppState, user: &CurrentUser, case_id: &str) -> Result<CaseAccess, AppError> {
+pub async fn case(
+    state: &AppState,
+    user: &CurrentUser,
+    case_id: &str,
+) -> Result<CaseAccess, AppError> {
     let clinic_id = user.clinic_id();
     let allowed = match user.user.role {
         Role::Admin => state.store.case(clinic_id, case_id).await.is_ok(),
-        Role::Clinician => state.store.is_clinician_on(clinic_id, case_id, &user.user.user_id).await?,
+        Role::Clinician => {
+            state
+                .store
+                .is_clinician_on(clinic_id, case_id, &user.user.user_id)
+                .await?
+        }
         Role::Supervisor => {
-            if state.store.is_clinician_on(clinic_id, case_id, &user.user.user_id).await? {
+            if state
+                .store
+                .is_clinician_on(clinic_id, case_id, &user.user.user_id)
+                .await?
+            {
                 true
             } else {
                 let mut any = false;
-                for clinician in state.store.supervisees(clinic_id, &user.user.user_id).await? {
-                    if state.store.is_clinician_on(clinic_id, case_id, &clinician).await? {
+                for clinician in state
+                    .store
+                    .supervisees(clinic_id, &user.user.user_id)
+                    .await?
+                {
+                    if state
+                        .store
+                        .is_clinician_on(clinic_id, case_id, &clinician)
+                        .await?
+                    {
                         any = true;
                         break;
                     }
@@ -54,7 +75,10 @@ pub async fn case(state: &AppState, user: &CurrentUser, case_id: &str) -> Result
         }
     };
     if allowed {
-        Ok(CaseAccess { clinic_id: clinic_id.to_owned(), case_id: case_id.to_owned() })
+        Ok(CaseAccess {
+            clinic_id: clinic_id.to_owned(),
+            case_id: case_id.to_owned(),
+        })
     } else {
         Err(AppError::NotFound)
     }
@@ -70,7 +94,12 @@ pub async fn caseload(state: &AppState, user: &CurrentUser) -> Result<Vec<String
         Role::Clinician => {}
         Role::Supervisor => {
             for clinician in state.store.supervisees(clinic_id, me).await? {
-                ids.extend(state.store.case_ids_of_clinician(clinic_id, &clinician).await?);
+                ids.extend(
+                    state
+                        .store
+                        .case_ids_of_clinician(clinic_id, &clinician)
+                        .await?,
+                );
             }
         }
         Role::Admin => {

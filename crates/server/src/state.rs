@@ -18,7 +18,11 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Store, instruments: Registry, config: Config) -> Self {
-        Self { store, instruments: Arc::new(instruments), config: Arc::new(config) }
+        Self {
+            store,
+            instruments: Arc::new(instruments),
+            config: Arc::new(config),
+        }
     }
 
     /// The instruments of one clinic: the shared ones with the clinic's installed text packs.
@@ -28,8 +32,9 @@ impl AppState {
     pub async fn registry(&self, clinic_id: &str) -> Result<Registry, AppError> {
         let mut reg = (*self.instruments).clone();
         for (id, toml) in self.store.text_packs(clinic_id).await? {
-            let pack = TextPack::from_toml(&format!("text pack for {id}"), &toml)
-                .map_err(|e| AppError::Internal(format!("stored text pack for {id} is unreadable: {e:?}")))?;
+            let pack = TextPack::from_toml(&format!("text pack for {id}"), &toml).map_err(|e| {
+                AppError::Internal(format!("stored text pack for {id} is unreadable: {e:?}"))
+            })?;
             if let Err(e) = reg.install_pack(&id, pack) {
                 // An instrument whose version changed since the pack was installed: the pack no
                 // longer fits, and the form stays unavailable until a fitting pack is installed.
@@ -42,19 +47,30 @@ impl AppState {
 
 /// Milliseconds since the Unix epoch (the clock lives at the edge, never in the core).
 pub fn now_ms() -> i64 {
-    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// Today's date (UTC) as `YYYY-MM-DD`.
 pub fn today() -> String {
-    let now = time::OffsetDateTime::from_unix_timestamp(now_ms() / 1000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let now = time::OffsetDateTime::from_unix_timestamp(now_ms() / 1000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     let d = now.date();
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
 
 /// Formats a millisecond timestamp as `YYYY-MM-DD HH:MM` UTC.
 pub fn format_ms(ms: i64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp(ms / 1000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute())
+    let t = time::OffsetDateTime::from_unix_timestamp(ms / 1000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
 }

@@ -79,13 +79,27 @@ fn session_from(r: &AnyRow) -> Result<SessionRow> {
         case_id: r.try_get("case_id")?,
         number: r.try_get("number")?,
         held_on: r.try_get("held_on")?,
-        modality: parse("modality", &r.try_get::<String, _>("modality")?, Modality::parse)?,
-        status: parse("session status", &r.try_get::<String, _>("status")?, SessionStatus::parse)?,
+        modality: parse(
+            "modality",
+            &r.try_get::<String, _>("modality")?,
+            Modality::parse,
+        )?,
+        status: parse(
+            "session status",
+            &r.try_get::<String, _>("status")?,
+            SessionStatus::parse,
+        )?,
     })
 }
 
 impl Store {
-    pub async fn create_client(&self, clinic_id: &str, code: &str, display_name: Option<&str>, at: i64) -> Result<ClientRow> {
+    pub async fn create_client(
+        &self,
+        clinic_id: &str,
+        code: &str,
+        display_name: Option<&str>,
+        at: i64,
+    ) -> Result<ClientRow> {
         let id = new_id();
         sqlx::query("INSERT INTO clients (clinic_id, client_id, code, display_name, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(clinic_id)
@@ -95,7 +109,11 @@ impl Store {
             .bind(at)
             .execute(&self.pool)
             .await?;
-        Ok(ClientRow { client_id: id, code: code.to_owned(), display_name: display_name.map(str::to_owned) })
+        Ok(ClientRow {
+            client_id: id,
+            code: code.to_owned(),
+            display_name: display_name.map(str::to_owned),
+        })
     }
 
     /// Creates a case with its clients and lead clinician, in one transaction.
@@ -112,12 +130,14 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         for c in new.client_ids {
-            sqlx::query("INSERT INTO case_clients (clinic_id, case_id, client_id) VALUES ($1, $2, $3)")
-                .bind(clinic_id)
-                .bind(&id)
-                .bind(c)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO case_clients (clinic_id, case_id, client_id) VALUES ($1, $2, $3)",
+            )
+            .bind(clinic_id)
+            .bind(&id)
+            .bind(c)
+            .execute(&mut *tx)
+            .await?;
         }
         sqlx::query("INSERT INTO case_clinicians (clinic_id, case_id, user_id, role) VALUES ($1, $2, $3, 'lead')")
             .bind(clinic_id)
@@ -129,14 +149,22 @@ impl Store {
         Ok(id)
     }
 
-    pub async fn set_case_status(&self, clinic_id: &str, case_id: &str, status: CaseStatus, closed_on: Option<&str>) -> Result<()> {
-        let done = sqlx::query("UPDATE cases SET status = $3, closed_on = $4 WHERE clinic_id = $1 AND case_id = $2")
-            .bind(clinic_id)
-            .bind(case_id)
-            .bind(status.as_str())
-            .bind(closed_on)
-            .execute(&self.pool)
-            .await?;
+    pub async fn set_case_status(
+        &self,
+        clinic_id: &str,
+        case_id: &str,
+        status: CaseStatus,
+        closed_on: Option<&str>,
+    ) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE cases SET status = $3, closed_on = $4 WHERE clinic_id = $1 AND case_id = $2",
+        )
+        .bind(clinic_id)
+        .bind(case_id)
+        .bind(status.as_str())
+        .bind(closed_on)
+        .execute(&self.pool)
+        .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound { what: "case" });
         }
@@ -144,23 +172,37 @@ impl Store {
     }
 
     /// Ids of the cases a user is a clinician on.
-    pub async fn case_ids_of_clinician(&self, clinic_id: &str, user_id: &str) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT case_id FROM case_clinicians WHERE clinic_id = $1 AND user_id = $2")
-            .bind(clinic_id)
-            .bind(user_id)
-            .fetch_all(&self.pool)
-            .await?;
+    pub async fn case_ids_of_clinician(
+        &self,
+        clinic_id: &str,
+        user_id: &str,
+    ) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT case_id FROM case_clinicians WHERE clinic_id = $1 AND user_id = $2",
+        )
+        .bind(clinic_id)
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(|r| Ok(r.try_get("case_id")?)).collect()
     }
 
     /// Every case of a clinic.
     pub async fn all_case_ids(&self, clinic_id: &str) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT case_id FROM cases WHERE clinic_id = $1").bind(clinic_id).fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT case_id FROM cases WHERE clinic_id = $1")
+            .bind(clinic_id)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(|r| Ok(r.try_get("case_id")?)).collect()
     }
 
     /// Whether `user_id` is a clinician on the case.
-    pub async fn is_clinician_on(&self, clinic_id: &str, case_id: &str, user_id: &str) -> Result<bool> {
+    pub async fn is_clinician_on(
+        &self,
+        clinic_id: &str,
+        case_id: &str,
+        user_id: &str,
+    ) -> Result<bool> {
         let r = sqlx::query("SELECT 1 AS one FROM case_clinicians WHERE clinic_id = $1 AND case_id = $2 AND user_id = $3")
             .bind(clinic_id)
             .bind(case_id)
@@ -179,7 +221,11 @@ impl Store {
     pub async fn cases_by_ids(&self, clinic_id: &str, ids: &[String]) -> Result<Vec<CaseRow>> {
         // Whole-clinic reads are small (one clinic's cases); filtering in memory keeps the SQL
         // portable without building IN lists.
-        let wanted: HashMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
+        let wanted: HashMap<&str, usize> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.as_str(), i))
+            .collect();
         let rows = sqlx::query("SELECT case_id, title, setting, status, opened_on, closed_on FROM cases WHERE clinic_id = $1")
             .bind(clinic_id)
             .fetch_all(&self.pool)
@@ -187,14 +233,24 @@ impl Store {
         let mut out: Vec<(usize, CaseRow)> = Vec::new();
         for r in &rows {
             let id: String = r.try_get("case_id")?;
-            let Some(&pos) = wanted.get(id.as_str()) else { continue };
+            let Some(&pos) = wanted.get(id.as_str()) else {
+                continue;
+            };
             out.push((
                 pos,
                 CaseRow {
                     case_id: id,
                     title: r.try_get("title")?,
-                    setting: parse("setting", &r.try_get::<String, _>("setting")?, Setting::parse)?,
-                    status: parse("case status", &r.try_get::<String, _>("status")?, CaseStatus::parse)?,
+                    setting: parse(
+                        "setting",
+                        &r.try_get::<String, _>("setting")?,
+                        Setting::parse,
+                    )?,
+                    status: parse(
+                        "case status",
+                        &r.try_get::<String, _>("status")?,
+                        CaseStatus::parse,
+                    )?,
                     opened_on: r.try_get("opened_on")?,
                     closed_on: r.try_get("closed_on")?,
                     clients: Vec::new(),
@@ -214,18 +270,33 @@ impl Store {
         .bind(clinic_id)
         .fetch_all(&self.pool)
         .await?;
-        let index: HashMap<String, usize> = out.iter().enumerate().map(|(i, (_, c))| (c.case_id.clone(), i)).collect();
+        let index: HashMap<String, usize> = out
+            .iter()
+            .enumerate()
+            .map(|(i, (_, c))| (c.case_id.clone(), i))
+            .collect();
         for r in &clients {
             let case_id: String = r.try_get("case_id")?;
             if let Some(&i) = index.get(&case_id) {
-                out[i].1.clients.push(ClientRow { client_id: r.try_get("client_id")?, code: r.try_get("code")?, display_name: r.try_get("display_name")? });
+                out[i].1.clients.push(ClientRow {
+                    client_id: r.try_get("client_id")?,
+                    code: r.try_get("code")?,
+                    display_name: r.try_get("display_name")?,
+                });
             }
         }
         for r in &clinicians {
             let case_id: String = r.try_get("case_id")?;
             if let Some(&i) = index.get(&case_id) {
-                let role = parse("case role", &r.try_get::<String, _>("role")?, CaseRole::parse)?;
-                out[i].1.clinicians.push((r.try_get("user_id")?, r.try_get("display_name")?, role));
+                let role = parse(
+                    "case role",
+                    &r.try_get::<String, _>("role")?,
+                    CaseRole::parse,
+                )?;
+                out[i]
+                    .1
+                    .clinicians
+                    .push((r.try_get("user_id")?, r.try_get("display_name")?, role));
             }
         }
         out.sort_by_key(|(pos, _)| *pos);
@@ -233,7 +304,15 @@ impl Store {
     }
 
     /// The next session number of a case.
-    pub async fn add_session(&self, clinic_id: &str, case_id: &str, held_on: &str, modality: Modality, status: SessionStatus, at: i64) -> Result<SessionRow> {
+    pub async fn add_session(
+        &self,
+        clinic_id: &str,
+        case_id: &str,
+        held_on: &str,
+        modality: Modality,
+        status: SessionStatus,
+        at: i64,
+    ) -> Result<SessionRow> {
         let id = new_id();
         let mut tx = self.write_tx().await?;
         let next: i64 = sqlx::query("SELECT COALESCE(MAX(number), 0) + 1 AS next FROM sessions WHERE clinic_id = $1 AND case_id = $2")
@@ -254,7 +333,14 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(SessionRow { session_id: id, case_id: case_id.to_owned(), number: next, held_on: held_on.to_owned(), modality, status })
+        Ok(SessionRow {
+            session_id: id,
+            case_id: case_id.to_owned(),
+            number: next,
+            held_on: held_on.to_owned(),
+            modality,
+            status,
+        })
     }
 
     pub async fn sessions(&self, clinic_id: &str, case_id: &str) -> Result<Vec<SessionRow>> {
@@ -277,11 +363,27 @@ impl Store {
     }
 
     /// Caseload lines for the given cases: sessions held, latest scores, open risk flags.
-    pub async fn case_summaries(&self, clinic_id: &str, case_ids: &[String]) -> Result<Vec<CaseSummary>> {
+    pub async fn case_summaries(
+        &self,
+        clinic_id: &str,
+        case_ids: &[String],
+    ) -> Result<Vec<CaseSummary>> {
         let cases = self.cases_by_ids(clinic_id, case_ids).await?;
-        let wanted: HashMap<&str, usize> = cases.iter().enumerate().map(|(i, c)| (c.case_id.as_str(), i)).collect();
-        let mut out: Vec<CaseSummary> =
-            cases.iter().map(|c| CaseSummary { case: c.clone(), sessions: 0, last_session_on: None, latest: Vec::new(), open_flags: 0 }).collect();
+        let wanted: HashMap<&str, usize> = cases
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.case_id.as_str(), i))
+            .collect();
+        let mut out: Vec<CaseSummary> = cases
+            .iter()
+            .map(|c| CaseSummary {
+                case: c.clone(),
+                sessions: 0,
+                last_session_on: None,
+                latest: Vec::new(),
+                open_flags: 0,
+            })
+            .collect();
 
         let sess = sqlx::query(
             "SELECT case_id, COUNT(*) AS n, MAX(held_on) AS last_on FROM sessions WHERE clinic_id = $1 AND status = 'attended' GROUP BY case_id",
@@ -312,17 +414,27 @@ impl Store {
         let mut latest: HashMap<(usize, String, String), LatestScore> = HashMap::new();
         for r in &scores {
             let case_id: String = r.try_get("case_id")?;
-            let Some(&i) = wanted.get(case_id.as_str()) else { continue };
+            let Some(&i) = wanted.get(case_id.as_str()) else {
+                continue;
+            };
             let instrument_id: String = r.try_get("instrument_id")?;
             let scale_id: String = r.try_get("scale_id")?;
-            let ls = LatestScore { instrument_id: instrument_id.clone(), scale_id: scale_id.clone(), value: r.try_get("value")?, band: r.try_get("band")?, session_number: r.try_get("number")? };
+            let ls = LatestScore {
+                instrument_id: instrument_id.clone(),
+                scale_id: scale_id.clone(),
+                value: r.try_get("value")?,
+                band: r.try_get("band")?,
+                session_number: r.try_get("number")?,
+            };
             latest.insert((i, instrument_id, scale_id), ls);
         }
         for ((i, _, _), ls) in latest {
             out[i].latest.push(ls);
         }
         for s in &mut out {
-            s.latest.sort_by(|a, b| (&a.instrument_id, &a.scale_id).cmp(&(&b.instrument_id, &b.scale_id)));
+            s.latest.sort_by(|a, b| {
+                (&a.instrument_id, &a.scale_id).cmp(&(&b.instrument_id, &b.scale_id))
+            });
         }
         let flags = sqlx::query(
             "SELECT r.case_id, COUNT(*) AS n FROM response_flags f JOIN responses r ON r.clinic_id = f.clinic_id AND r.response_id = f.response_id

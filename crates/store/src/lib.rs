@@ -24,7 +24,8 @@ use sqlx::{AnyPool, Executor};
 pub use caseload::{CaseRow, CaseSummary, ClientRow, LatestScore, NewCase, SessionRow};
 pub use clinic::{AuthSession, ClinicRow, UserRow};
 pub use forms::{
-    AdministrationRow, CaseScoreRow, FlagRow, NewAdministration, NewResponse, ResponseRow, Submitted,
+    AdministrationRow, CaseScoreRow, FlagRow, NewAdministration, NewResponse, ResponseRow,
+    Submitted,
 };
 
 /// Errors of the storage layer.
@@ -71,8 +72,15 @@ impl Store {
     /// Opens (creating if needed) the database at `url` and brings its schema up to date.
     pub async fn connect(url: &str) -> Result<Self> {
         sqlx::any::install_default_drivers();
-        let (backend, url) = if let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
-            let url = if rest.contains('?') { format!("sqlite://{rest}") } else { format!("sqlite://{rest}?mode=rwc") };
+        let (backend, url) = if let Some(rest) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            let url = if rest.contains('?') {
+                format!("sqlite://{rest}")
+            } else {
+                format!("sqlite://{rest}?mode=rwc")
+            };
             (Backend::Sqlite, url)
         } else {
             return Err(StoreError::UnsupportedUrl(redact(url)));

@@ -26,8 +26,14 @@ const COLUMN_ORDER: [&str; 5] = ["session_check", "wai_sr", "wai_srt", "phq9", "
 
 /// Scores of one response as "total (bond 15.00 · goal …)".
 fn score_cell(registry: &Registry, instrument_id: &str, rows: &[&CaseScoreRow]) -> Markup {
-    let Some(instrument) = registry.get(instrument_id) else { return html! {} };
-    let value = |scale: &str| rows.iter().find(|r| r.scale_id == scale).and_then(|r| r.value);
+    let Some(instrument) = registry.get(instrument_id) else {
+        return html! {};
+    };
+    let value = |scale: &str| {
+        rows.iter()
+            .find(|r| r.scale_id == scale)
+            .and_then(|r| r.value)
+    };
     let first = instrument.scales.first();
     html! {
         @if let Some(main) = first {
@@ -49,9 +55,17 @@ fn scores_table(registry: &Registry, view: &CaseView) -> Markup {
     // session number (None = not tied to a session) → instrument → score rows
     let mut grid: BTreeMap<Option<i64>, BTreeMap<&str, Vec<&CaseScoreRow>>> = BTreeMap::new();
     for r in &view.scores {
-        grid.entry(r.session_number).or_default().entry(r.instrument_id.as_str()).or_default().push(r);
+        grid.entry(r.session_number)
+            .or_default()
+            .entry(r.instrument_id.as_str())
+            .or_default()
+            .push(r);
     }
-    let mut columns: Vec<&str> = COLUMN_ORDER.iter().copied().filter(|c| view.scores.iter().any(|r| r.instrument_id == *c)).collect();
+    let mut columns: Vec<&str> = COLUMN_ORDER
+        .iter()
+        .copied()
+        .filter(|c| view.scores.iter().any(|r| r.instrument_id == *c))
+        .collect();
     for r in &view.scores {
         if !columns.contains(&r.instrument_id.as_str()) {
             columns.push(&r.instrument_id);
@@ -104,12 +118,27 @@ fn session_select(view: &CaseView) -> Markup {
     }
 }
 
-fn case_page(user: &CurrentUser, registry: &Registry, view: &CaseView, notice: Option<Markup>) -> Markup {
+fn case_page(
+    user: &CurrentUser,
+    registry: &Registry,
+    view: &CaseView,
+    notice: Option<Markup>,
+) -> Markup {
     let words = view.case.setting.words();
     let status = registry.status();
-    let sendable: Vec<_> = status.iter().filter(|s| s.respondent != "therapist" && s.can_administer).collect();
-    let blocked: Vec<_> = registry.instruments().filter(|i| i.respondent != Respondent::Therapist).filter_map(|i| registry.form(&i.id, &words).err()).collect();
-    let therapist_forms: Vec<_> = status.iter().filter(|s| s.respondent == "therapist").collect();
+    let sendable: Vec<_> = status
+        .iter()
+        .filter(|s| s.respondent != "therapist" && s.can_administer)
+        .collect();
+    let blocked: Vec<_> = registry
+        .instruments()
+        .filter(|i| i.respondent != Respondent::Therapist)
+        .filter_map(|i| registry.form(&i.id, &words).err())
+        .collect();
+    let therapist_forms: Vec<_> = status
+        .iter()
+        .filter(|s| s.respondent == "therapist")
+        .collect();
     html! {
         p.small { a href="/caseload" { "← Caseload" } }
         h1 { (view.case.title) }
@@ -177,11 +206,19 @@ fn case_page(user: &CurrentUser, registry: &Registry, view: &CaseView, notice: O
     }
 }
 
-pub async fn show(State(state): State<AppState>, user: CurrentUser, Path(case_id): Path<String>) -> Result<Markup, AppError> {
+pub async fn show(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(case_id): Path<String>,
+) -> Result<Markup, AppError> {
     let access = policy::case(&state, &user, &case_id).await?;
     let view = actions::case_view(&state, &access).await?;
     let registry = state.registry(access.clinic_id()).await?;
-    Ok(page(&view.case.title, &user, case_page(&user, &registry, &view, None)))
+    Ok(page(
+        &view.case.title,
+        &user,
+        case_page(&user, &registry, &view, None),
+    ))
 }
 
 fn parse_session(s: &str) -> SessionChoice {
@@ -202,14 +239,33 @@ pub struct SendInput {
     session: String,
 }
 
-pub async fn send(State(state): State<AppState>, user: CurrentUser, Path(case_id): Path<String>, Form(input): Form<SendInput>) -> Result<Response, AppError> {
+pub async fn send(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(case_id): Path<String>,
+    Form(input): Form<SendInput>,
+) -> Result<Response, AppError> {
     user.check_csrf(&input.csrf)?;
     let access = policy::case(&state, &user, &case_id).await?;
     let registry = state.registry(access.clinic_id()).await?;
-    let notice = match actions::send_form(&state, &user, &access, &input.instrument, &parse_session(&input.session)).await {
+    let notice = match actions::send_form(
+        &state,
+        &user,
+        &access,
+        &input.instrument,
+        &parse_session(&input.session),
+    )
+    .await
+    {
         Ok(link) => {
-            let url = format!("{}{}", state.config.public_url.as_deref().unwrap_or(""), link.path);
-            let title = registry.get(&link.administration.instrument_id).map_or(String::new(), |i| i.title.clone());
+            let url = format!(
+                "{}{}",
+                state.config.public_url.as_deref().unwrap_or(""),
+                link.path
+            );
+            let title = registry
+                .get(&link.administration.instrument_id)
+                .map_or(String::new(), |i| i.title.clone());
             html! {
                 div.notice.ok role="status" id="link-created" {
                     p { strong { "Link created for " (title) "." } " Send it to the client by your usual secure channel. It can be used once"
@@ -222,7 +278,12 @@ pub async fn send(State(state): State<AppState>, user: CurrentUser, Path(case_id
         Err(e) => return Err(e),
     };
     let view = actions::case_view(&state, &access).await?;
-    Ok(page(&view.case.title, &user, case_page(&user, &registry, &view, Some(notice))).into_response())
+    Ok(page(
+        &view.case.title,
+        &user,
+        case_page(&user, &registry, &view, Some(notice)),
+    )
+    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -237,7 +298,12 @@ pub struct SessionInput {
     status: String,
 }
 
-pub async fn add_session(State(state): State<AppState>, user: CurrentUser, Path(case_id): Path<String>, Form(input): Form<SessionInput>) -> Result<Response, AppError> {
+pub async fn add_session(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(case_id): Path<String>,
+    Form(input): Form<SessionInput>,
+) -> Result<Response, AppError> {
     user.check_csrf(&input.csrf)?;
     let access = policy::case(&state, &user, &case_id).await?;
     let modality = Modality::parse(&input.modality).unwrap_or(Modality::InPerson);
@@ -248,7 +314,15 @@ pub async fn add_session(State(state): State<AppState>, user: CurrentUser, Path(
             let view = actions::case_view(&state, &access).await?;
             let registry = state.registry(access.clinic_id()).await?;
             let notice = html! { div.notice.urgent role="alert" { @for e in &errors { p { "Date: " (e.message) } } } };
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, page(&view.case.title, &user, case_page(&user, &registry, &view, Some(notice)))).into_response())
+            Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                page(
+                    &view.case.title,
+                    &user,
+                    case_page(&user, &registry, &view, Some(notice)),
+                ),
+            )
+                .into_response())
         }
     }
 }
@@ -261,7 +335,13 @@ pub struct EnterQuery {
     session: String,
 }
 
-fn enter_page(user: &CurrentUser, case_id: &str, form: &bordin_core::registry::Form, session: &str, entered: &Entered) -> Markup {
+fn enter_page(
+    user: &CurrentUser,
+    case_id: &str,
+    form: &bordin_core::registry::Form,
+    session: &str,
+    entered: &Entered,
+) -> Markup {
     page(
         &form.title,
         user,
@@ -276,10 +356,21 @@ fn enter_page(user: &CurrentUser, case_id: &str, form: &bordin_core::registry::F
     )
 }
 
-pub async fn enter_form(State(state): State<AppState>, user: CurrentUser, Path(case_id): Path<String>, Query(q): Query<EnterQuery>) -> Result<Markup, AppError> {
+pub async fn enter_form(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(case_id): Path<String>,
+    Query(q): Query<EnterQuery>,
+) -> Result<Markup, AppError> {
     let access = policy::case(&state, &user, &case_id).await?;
     let form = actions::clinician_form(&state, &access, &q.instrument).await?;
-    Ok(enter_page(&user, &case_id, &form, &q.session, &Entered::default()))
+    Ok(enter_page(
+        &user,
+        &case_id,
+        &form,
+        &q.session,
+        &Entered::default(),
+    ))
 }
 
 pub async fn enter_submit(
@@ -288,15 +379,42 @@ pub async fn enter_submit(
     Path(case_id): Path<String>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
-    let take = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
+    let take = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
     user.check_csrf(&take("csrf"))?;
     let (instrument, session) = (take("_instrument"), take("_session"));
-    let answers: Vec<(String, String)> = pairs.iter().filter(|(k, _)| !matches!(k.as_str(), "csrf" | "_instrument" | "_session")).cloned().collect();
+    let answers: Vec<(String, String)> = pairs
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "csrf" | "_instrument" | "_session"))
+        .cloned()
+        .collect();
     let access = policy::case(&state, &user, &case_id).await?;
-    match actions::submit_clinician(&state, &user, &access, &instrument, &parse_session(&session), &answers).await? {
-        SubmitOutcome::Invalid { form, errors } => {
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, enter_page(&user, &case_id, &form, &session, &Entered::new(&answers, &errors))).into_response())
-        }
+    match actions::submit_clinician(
+        &state,
+        &user,
+        &access,
+        &instrument,
+        &parse_session(&session),
+        &answers,
+    )
+    .await?
+    {
+        SubmitOutcome::Invalid { form, errors } => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            enter_page(
+                &user,
+                &case_id,
+                &form,
+                &session,
+                &Entered::new(&answers, &errors),
+            ),
+        )
+            .into_response()),
         _ => Ok(Redirect::to(&format!("/cases/{case_id}")).into_response()),
     }
 }

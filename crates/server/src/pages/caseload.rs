@@ -18,7 +18,11 @@ use crate::state::AppState;
 
 /// "12 (moderate)" for the latest value of a scale, or "—".
 fn latest(s: &CaseSummary, instrument: &str, scale: &str, decimals: usize) -> Markup {
-    match s.latest.iter().find(|l| l.instrument_id == instrument && l.scale_id == scale) {
+    match s
+        .latest
+        .iter()
+        .find(|l| l.instrument_id == instrument && l.scale_id == scale)
+    {
         Some(l) => html! {
             @if let Some(v) = l.value { (format!("{v:.decimals$}")) } @else { "—" }
             @if let Some(b) = &l.band { " " span.badge.(b.replace(' ', "-")) { (b) } }
@@ -31,7 +35,11 @@ pub async fn show(State(state): State<AppState>, user: CurrentUser) -> Result<Ma
     let ids = policy::caseload(&state, &user).await?;
     let mut cases = state.store.case_summaries(user.clinic_id(), &ids).await?;
     // Risk first, then the most recently seen.
-    cases.sort_by(|a, b| b.open_flags.cmp(&a.open_flags).then_with(|| b.last_session_on.cmp(&a.last_session_on)));
+    cases.sort_by(|a, b| {
+        b.open_flags
+            .cmp(&a.open_flags)
+            .then_with(|| b.last_session_on.cmp(&a.last_session_on))
+    });
     let clinic = state.store.clinic(user.clinic_id()).await?;
     Ok(page(
         "Caseload",
@@ -74,8 +82,19 @@ pub async fn show(State(state): State<AppState>, user: CurrentUser) -> Result<Ma
     ))
 }
 
-fn new_client_form(user: &CurrentUser, code: &str, name: &str, setting: Setting, errors: &[FieldError]) -> Markup {
-    let err = |f: &str| errors.iter().find(|e| e.field == f).map(|e| e.message.clone());
+fn new_client_form(
+    user: &CurrentUser,
+    code: &str,
+    name: &str,
+    setting: Setting,
+    errors: &[FieldError],
+) -> Markup {
+    let err = |f: &str| {
+        errors
+            .iter()
+            .find(|e| e.field == f)
+            .map(|e| e.message.clone())
+    };
     page(
         "New client",
         user,
@@ -115,14 +134,26 @@ pub struct NewClientInput {
     setting: String,
 }
 
-pub async fn create(State(state): State<AppState>, user: CurrentUser, Form(input): Form<NewClientInput>) -> Result<Response, AppError> {
+pub async fn create(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Form(input): Form<NewClientInput>,
+) -> Result<Response, AppError> {
     user.check_csrf(&input.csrf)?;
     let setting = Setting::parse(&input.setting).unwrap_or_default();
-    let new = NewClientCase { code: input.code.clone(), display_name: Some(input.display_name.clone()), setting };
-    Ok(match actions::create_client_case(&state, &user, &new).await? {
-        Created::Ok((_, case_id)) => Redirect::to(&format!("/cases/{case_id}")).into_response(),
-        Created::Invalid(errors) => {
-            (StatusCode::UNPROCESSABLE_ENTITY, new_client_form(&user, &input.code, &input.display_name, setting, &errors)).into_response()
-        }
-    })
+    let new = NewClientCase {
+        code: input.code.clone(),
+        display_name: Some(input.display_name.clone()),
+        setting,
+    };
+    Ok(
+        match actions::create_client_case(&state, &user, &new).await? {
+            Created::Ok((_, case_id)) => Redirect::to(&format!("/cases/{case_id}")).into_response(),
+            Created::Invalid(errors) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                new_client_form(&user, &input.code, &input.display_name, setting, &errors),
+            )
+                .into_response(),
+        },
+    )
 }

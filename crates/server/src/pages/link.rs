@@ -43,7 +43,12 @@ fn thanks(already: bool) -> Response {
     .into_response()
 }
 
-fn form_page(form: &bordin_core::registry::Form, action: &str, entered: &Entered, status: StatusCode) -> Response {
+fn form_page(
+    form: &bordin_core::registry::Form,
+    action: &str,
+    entered: &Entered,
+    status: StatusCode,
+) -> Response {
     let n = form.items.len();
     (
         status,
@@ -59,9 +64,17 @@ fn form_page(form: &bordin_core::registry::Form, action: &str, entered: &Entered
         .into_response()
 }
 
-pub async fn show(State(state): State<AppState>, Path((clinic, token)): Path<(String, String)>) -> Result<Response, AppError> {
+pub async fn show(
+    State(state): State<AppState>,
+    Path((clinic, token)): Path<(String, String)>,
+) -> Result<Response, AppError> {
     Ok(match actions::open_link(&state, &clinic, &token).await? {
-        LinkState::Open { form, .. } => form_page(&form, &format!("/f/{clinic}/{token}"), &Entered::default(), StatusCode::OK),
+        LinkState::Open { form, .. } => form_page(
+            &form,
+            &format!("/f/{clinic}/{token}"),
+            &Entered::default(),
+            StatusCode::OK,
+        ),
         LinkState::Completed => thanks(true),
         LinkState::Invalid => invalid_link(),
     })
@@ -72,12 +85,17 @@ pub async fn submit(
     Path((clinic, token)): Path<(String, String)>,
     PostForm(pairs): PostForm<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
-    Ok(match actions::submit_link(&state, &clinic, &token, &pairs).await? {
-        SubmitOutcome::Stored { .. } => thanks(false),
-        SubmitOutcome::AlreadyStored { .. } => thanks(true),
-        SubmitOutcome::Invalid { form, errors } => {
-            form_page(&form, &format!("/f/{clinic}/{token}"), &Entered::new(&pairs, &errors), StatusCode::UNPROCESSABLE_ENTITY)
-        }
-        SubmitOutcome::LinkInvalid => invalid_link(),
-    })
+    Ok(
+        match actions::submit_link(&state, &clinic, &token, &pairs).await? {
+            SubmitOutcome::Stored { .. } => thanks(false),
+            SubmitOutcome::AlreadyStored { .. } => thanks(true),
+            SubmitOutcome::Invalid { form, errors } => form_page(
+                &form,
+                &format!("/f/{clinic}/{token}"),
+                &Entered::new(&pairs, &errors),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            SubmitOutcome::LinkInvalid => invalid_link(),
+        },
+    )
 }

@@ -42,10 +42,21 @@ pub struct LoginInput {
     password: String,
 }
 
-pub async fn submit(State(state): State<AppState>, jar: CookieJar, Form(input): Form<LoginInput>) -> Result<Response, AppError> {
+pub async fn submit(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Form(input): Form<LoginInput>,
+) -> Result<Response, AppError> {
     match auth::login(&state, &input.email, &input.password).await? {
         Some((_, cookie, _)) => Ok((jar.add(cookie), Redirect::to("/caseload")).into_response()),
-        None => Ok((StatusCode::UNAUTHORIZED, login_form(&input.email, Some("That email and password do not match an account."))).into_response()),
+        None => Ok((
+            StatusCode::UNAUTHORIZED,
+            login_form(
+                &input.email,
+                Some("That email and password do not match an account."),
+            ),
+        )
+            .into_response()),
     }
 }
 
@@ -55,7 +66,12 @@ pub struct CsrfOnly {
     csrf: String,
 }
 
-pub async fn logout(State(state): State<AppState>, user: CurrentUser, jar: CookieJar, Form(input): Form<CsrfOnly>) -> Result<Response, AppError> {
+pub async fn logout(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    jar: CookieJar,
+    Form(input): Form<CsrfOnly>,
+) -> Result<Response, AppError> {
     user.check_csrf(&input.csrf)?;
     let cookie = auth::logout(&state, &user).await?;
     Ok((jar.add(cookie), Redirect::to("/login")).into_response())

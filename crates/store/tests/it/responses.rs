@@ -5,7 +5,12 @@ use bordin_store::{NewAdministration, NewResponse, StoreError, Submitted};
 
 use crate::support::{fresh_store, phq9_values, registry, scored, submit, world, World, T0};
 
-async fn pending_administration(store: &bordin_store::Store, w: &World, instrument: &bordin_core::Instrument, token_hash: Option<&str>) -> String {
+async fn pending_administration(
+    store: &bordin_store::Store,
+    w: &World,
+    instrument: &bordin_core::Instrument,
+    token_hash: Option<&str>,
+) -> String {
     store
         .create_administration(
             &w.clinic_id,
@@ -28,7 +33,13 @@ async fn pending_administration(store: &bordin_store::Store, w: &World, instrume
 
 /// Distinct response ids among the current scores of the world's case.
 async fn response_ids(store: &bordin_store::Store, w: &World) -> Vec<String> {
-    let mut ids: Vec<String> = store.case_scores(&w.clinic_id, &w.case_id).await.unwrap().into_iter().map(|r| r.response_id).collect();
+    let mut ids: Vec<String> = store
+        .case_scores(&w.clinic_id, &w.case_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.response_id)
+        .collect();
     ids.dedup();
     ids
 }
@@ -46,9 +57,27 @@ async fn administration_reads_back_pending() {
     assert_eq!(a.instrument_version, gad7.version);
     assert_eq!(a.session_id.as_deref(), Some(w.session.session_id.as_str()));
     assert_eq!(a.completed_at, None);
-    assert_eq!(store.administration_by_token(&w.clinic_id, "tokenhash").await.unwrap(), Some(a.clone()));
-    assert_eq!(store.administration_by_token(&w.clinic_id, "other").await.unwrap(), None);
-    assert_eq!(store.administrations_of_case(&w.clinic_id, &w.case_id).await.unwrap(), vec![a]);
+    assert_eq!(
+        store
+            .administration_by_token(&w.clinic_id, "tokenhash")
+            .await
+            .unwrap(),
+        Some(a.clone())
+    );
+    assert_eq!(
+        store
+            .administration_by_token(&w.clinic_id, "other")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .administrations_of_case(&w.clinic_id, &w.case_id)
+            .await
+            .unwrap(),
+        vec![a]
+    );
 }
 
 #[tokio::test]
@@ -61,12 +90,19 @@ async fn second_submit_of_an_administration_is_already_stored() {
 
     let (answers, sheet) = scored(phq9, &phq9_values([1, 1, 1, 1, 1, 1, 1, 1, 0]));
     let first = submit(&store, &w, phq9, &answers, &sheet, Some(&admin), T0 + 1).await;
-    let Submitted::Stored { response_id } = &first else { panic!("first submit must store: {first:?}") };
+    let Submitted::Stored { response_id } = &first else {
+        panic!("first submit must store: {first:?}")
+    };
 
     // The same link again, even with different answers, stores nothing new.
     let (other, other_sheet) = scored(phq9, &phq9_values([3, 3, 3, 3, 3, 3, 3, 3, 0]));
     let second = submit(&store, &w, phq9, &other, &other_sheet, Some(&admin), T0 + 2).await;
-    assert_eq!(second, Submitted::AlreadyStored { response_id: response_id.clone() });
+    assert_eq!(
+        second,
+        Submitted::AlreadyStored {
+            response_id: response_id.clone()
+        }
+    );
 
     let a = store.administration(&w.clinic_id, &admin).await.unwrap();
     assert_eq!(a.status, AdministrationStatus::Completed);
@@ -74,7 +110,11 @@ async fn second_submit_of_an_administration_is_already_stored() {
     assert_eq!(response_ids(&store, &w).await, vec![response_id.clone()]);
     let stored = store.response(&w.clinic_id, response_id).await.unwrap();
     assert_eq!(stored.submitted_at, T0 + 1);
-    assert!(stored.answers.iter().all(|(_, v)| v == "1" || v == "0"), "first answers kept: {:?}", stored.answers);
+    assert!(
+        stored.answers.iter().all(|(_, v)| v == "1" || v == "0"),
+        "first answers kept: {:?}",
+        stored.answers
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -98,11 +138,18 @@ async fn concurrent_submits_store_exactly_one_response() {
     for t in tasks {
         outcomes.push(t.await.unwrap());
     }
-    let stored: Vec<&Submitted> = outcomes.iter().filter(|o| matches!(o, Submitted::Stored { .. })).collect();
+    let stored: Vec<&Submitted> = outcomes
+        .iter()
+        .filter(|o| matches!(o, Submitted::Stored { .. }))
+        .collect();
     assert_eq!(stored.len(), 1, "exactly one submit stores: {outcomes:?}");
     let id = stored[0].response_id().to_owned();
     for o in &outcomes {
-        assert_eq!(o.response_id(), id, "every submit names the one stored response");
+        assert_eq!(
+            o.response_id(),
+            id,
+            "every submit names the one stored response"
+        );
     }
     assert_eq!(response_ids(&store, &w).await, vec![id]);
 }
@@ -144,7 +191,10 @@ async fn scores_and_risk_flag_are_stored_with_the_response() {
     let phq9 = reg.get("phq9").unwrap();
     // Total 2+2+2+2+1+1+1+1+2 = 14 (moderate), item 9 = 2 → urgent risk flag.
     let (answers, sheet) = scored(phq9, &phq9_values([2, 2, 2, 2, 1, 1, 1, 1, 2]));
-    let id = submit(&store, &w, phq9, &answers, &sheet, None, T0).await.response_id().to_owned();
+    let id = submit(&store, &w, phq9, &answers, &sheet, None, T0)
+        .await
+        .response_id()
+        .to_owned();
 
     let flags = store.response_flags(&w.clinic_id, &id).await.unwrap();
     assert_eq!(flags.len(), 1);
@@ -157,14 +207,20 @@ async fn scores_and_risk_flag_are_stored_with_the_response() {
     let scores = store.case_scores(&w.clinic_id, &w.case_id).await.unwrap();
     assert_eq!(scores.len(), 1);
     let s = &scores[0];
-    assert_eq!((s.instrument_id.as_str(), s.scale_id.as_str()), ("phq9", "total"));
+    assert_eq!(
+        (s.instrument_id.as_str(), s.scale_id.as_str()),
+        ("phq9", "total")
+    );
     assert_eq!(s.value, Some(14.0));
     assert_eq!(s.band.as_deref(), Some("moderate"));
     assert_eq!(s.session_number, Some(1));
     assert_eq!(s.held_on.as_deref(), Some("2026-03-02"));
     assert_eq!(s.version, 1);
 
-    let summary = &store.case_summaries(&w.clinic_id, std::slice::from_ref(&w.case_id)).await.unwrap()[0];
+    let summary = &store
+        .case_summaries(&w.clinic_id, std::slice::from_ref(&w.case_id))
+        .await
+        .unwrap()[0];
     assert_eq!(summary.open_flags, 1);
     assert_eq!(summary.latest.len(), 1);
     assert_eq!(summary.latest[0].value, Some(14.0));
@@ -173,7 +229,11 @@ async fn scores_and_risk_flag_are_stored_with_the_response() {
     assert_eq!(row.instrument_id, "phq9");
     assert_eq!(row.version, 1);
     assert_eq!(row.source, ResponseSource::Link);
-    assert_eq!(row.answers.len(), 9, "the blank difficulty item is not stored");
+    assert_eq!(
+        row.answers.len(),
+        9,
+        "the blank difficulty item is not stored"
+    );
     assert!(row.answers.contains(&("q9".to_owned(), "2".to_owned())));
 }
 
@@ -190,7 +250,12 @@ async fn fractional_subscale_scores_keep_their_value() {
     let (answers, sheet) = scored(wai, &values);
     submit(&store, &w, wai, &answers, &sheet, None, T0).await;
     let scores = store.case_scores(&w.clinic_id, &w.case_id).await.unwrap();
-    let task = scores.iter().find(|s| s.scale_id == "task").unwrap().value.unwrap();
+    let task = scores
+        .iter()
+        .find(|s| s.scale_id == "task")
+        .unwrap()
+        .value
+        .unwrap();
     assert!((task - 56.0 / 3.0).abs() < 1e-9, "{task}");
     assert_eq!(scores.len(), 4, "total and three subscales");
 }
@@ -203,12 +268,16 @@ async fn correction_supersedes_and_keeps_the_original() {
     let phq9 = reg.get("phq9").unwrap();
     let admin = pending_administration(&store, &w, phq9, None).await;
     let (answers, sheet) = scored(phq9, &phq9_values([3, 3, 3, 3, 3, 3, 3, 3, 1]));
-    let v1 = submit(&store, &w, phq9, &answers, &sheet, Some(&admin), T0).await.response_id().to_owned();
+    let v1 = submit(&store, &w, phq9, &answers, &sheet, Some(&admin), T0)
+        .await
+        .response_id()
+        .to_owned();
     let before = store.response(&w.clinic_id, &v1).await.unwrap();
 
     let (fixed, fixed_sheet) = scored(phq9, &phq9_values([1, 1, 1, 1, 1, 1, 1, 1, 0]));
     let correction = |supersedes: String, reason: &'static str| {
-        let (store, w, fixed, fixed_sheet, admin) = (store.clone(), &w, &fixed, &fixed_sheet, &admin);
+        let (store, w, fixed, fixed_sheet, admin) =
+            (store.clone(), &w, &fixed, &fixed_sheet, &admin);
         async move {
             store
                 .correct_response(
@@ -234,15 +303,27 @@ async fn correction_supersedes_and_keeps_the_original() {
     };
 
     let blank_reason = correction(v1.clone(), "  ").await.unwrap_err();
-    assert!(matches!(blank_reason, StoreError::Conflict(_)), "{blank_reason}");
+    assert!(
+        matches!(blank_reason, StoreError::Conflict(_)),
+        "{blank_reason}"
+    );
 
-    let v2 = correction(v1.clone(), "typed from paper: wrong column").await.unwrap();
+    let v2 = correction(v1.clone(), "typed from paper: wrong column")
+        .await
+        .unwrap();
     let new = store.response(&w.clinic_id, &v2).await.unwrap();
     assert_eq!(new.version, 2);
     assert_eq!(new.supersedes.as_deref(), Some(v1.as_str()));
-    assert_eq!(new.correction_reason.as_deref(), Some("typed from paper: wrong column"));
+    assert_eq!(
+        new.correction_reason.as_deref(),
+        Some("typed from paper: wrong column")
+    );
     assert_eq!(new.source, ResponseSource::Clinician);
-    assert_eq!(store.response(&w.clinic_id, &v1).await.unwrap(), before, "the original row is unchanged");
+    assert_eq!(
+        store.response(&w.clinic_id, &v1).await.unwrap(),
+        before,
+        "the original row is unchanged"
+    );
 
     // Only the current version is scored and flagged.
     let scores = store.case_scores(&w.clinic_id, &w.case_id).await.unwrap();
@@ -250,9 +331,23 @@ async fn correction_supersedes_and_keeps_the_original() {
     assert_eq!(scores[0].response_id, v2);
     assert_eq!(scores[0].version, 2);
     assert_eq!(scores[0].value, Some(8.0));
-    assert!(store.case_flags(&w.clinic_id, &w.case_id).await.unwrap().is_empty(), "the corrected response has no risk flag");
-    assert_eq!(store.response_flags(&w.clinic_id, &v1).await.unwrap().len(), 1, "the original keeps its flag row");
-    let summary = &store.case_summaries(&w.clinic_id, std::slice::from_ref(&w.case_id)).await.unwrap()[0];
+    assert!(
+        store
+            .case_flags(&w.clinic_id, &w.case_id)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the corrected response has no risk flag"
+    );
+    assert_eq!(
+        store.response_flags(&w.clinic_id, &v1).await.unwrap().len(),
+        1,
+        "the original keeps its flag row"
+    );
+    let summary = &store
+        .case_summaries(&w.clinic_id, std::slice::from_ref(&w.case_id))
+        .await
+        .unwrap()[0];
     assert_eq!(summary.open_flags, 0);
     assert_eq!(summary.latest[0].value, Some(8.0));
 
@@ -263,8 +358,13 @@ async fn correction_supersedes_and_keeps_the_original() {
     let v3 = correction(v2.clone(), "one more fix").await.unwrap();
     assert_eq!(store.response(&w.clinic_id, &v3).await.unwrap().version, 3);
 
-    let unknown = correction("no-such-response".to_owned(), "why").await.unwrap_err();
-    assert!(matches!(unknown, StoreError::NotFound { what: "response" }), "{unknown}");
+    let unknown = correction("no-such-response".to_owned(), "why")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(unknown, StoreError::NotFound { what: "response" }),
+        "{unknown}"
+    );
 }
 
 #[tokio::test]
@@ -274,17 +374,43 @@ async fn database_refuses_update_and_delete_of_responses() {
     let reg = registry();
     let gad7 = reg.get("gad7").unwrap();
     let (answers, sheet) = scored(gad7, &[Some(2); 7]);
-    let id = submit(&store, &w, gad7, &answers, &sheet, None, T0).await.response_id().to_owned();
+    let id = submit(&store, &w, gad7, &answers, &sheet, None, T0)
+        .await
+        .response_id()
+        .to_owned();
     let before = store.response(&w.clinic_id, &id).await.unwrap();
 
-    let update = store.execute_raw_for_tests(&format!("UPDATE responses SET answers = '{{}}' WHERE response_id = '{id}'")).await;
-    assert!(matches!(update, Err(StoreError::Database(_))), "UPDATE must be refused: {update:?}");
-    let update_all = store.execute_raw_for_tests("UPDATE responses SET entered_by = 'x'").await;
-    assert!(update_all.is_err(), "UPDATE of every row must be refused: {update_all:?}");
-    let delete = store.execute_raw_for_tests(&format!("DELETE FROM responses WHERE response_id = '{id}'")).await;
-    assert!(matches!(delete, Err(StoreError::Database(_))), "DELETE must be refused: {delete:?}");
+    let update = store
+        .execute_raw_for_tests(&format!(
+            "UPDATE responses SET answers = '{{}}' WHERE response_id = '{id}'"
+        ))
+        .await;
+    assert!(
+        matches!(update, Err(StoreError::Database(_))),
+        "UPDATE must be refused: {update:?}"
+    );
+    let update_all = store
+        .execute_raw_for_tests("UPDATE responses SET entered_by = 'x'")
+        .await;
+    assert!(
+        update_all.is_err(),
+        "UPDATE of every row must be refused: {update_all:?}"
+    );
+    let delete = store
+        .execute_raw_for_tests(&format!("DELETE FROM responses WHERE response_id = '{id}'"))
+        .await;
+    assert!(
+        matches!(delete, Err(StoreError::Database(_))),
+        "DELETE must be refused: {delete:?}"
+    );
 
     assert_eq!(store.response(&w.clinic_id, &id).await.unwrap(), before);
     // The raw path itself works (so the refusals above are the schema's doing).
-    assert_eq!(store.execute_raw_for_tests("UPDATE sessions SET modality = 'video' WHERE number = 1").await.unwrap(), 1);
+    assert_eq!(
+        store
+            .execute_raw_for_tests("UPDATE sessions SET modality = 'video' WHERE number = 1")
+            .await
+            .unwrap(),
+        1
+    );
 }

@@ -17,7 +17,9 @@ pub async fn fresh_store() -> (Store, Guard) {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("bordin.db");
     let url = format!("sqlite://{}", path.display());
-    let store = Store::connect(&url).await.expect("connect to a fresh database");
+    let store = Store::connect(&url)
+        .await
+        .expect("connect to a fresh database");
     (store, Guard { _dir: dir })
 }
 
@@ -38,31 +40,66 @@ pub struct World {
 }
 
 pub async fn world(store: &Store, clinic_name: &str) -> World {
-    let clinic = store.create_clinic(clinic_name, Setting::Therapy, T0).await.unwrap();
-    let user = store
-        .create_user(&clinic.clinic_id, "clinician@example.org", "Dr Test", Role::Clinician, "not-a-real-hash", T0)
+    let clinic = store
+        .create_clinic(clinic_name, Setting::Therapy, T0)
         .await
         .unwrap();
-    let client = store.create_client(&clinic.clinic_id, "C-0001", Some("Alex"), T0).await.unwrap();
+    let user = store
+        .create_user(
+            &clinic.clinic_id,
+            "clinician@example.org",
+            "Dr Test",
+            Role::Clinician,
+            "not-a-real-hash",
+            T0,
+        )
+        .await
+        .unwrap();
+    let client = store
+        .create_client(&clinic.clinic_id, "C-0001", Some("Alex"), T0)
+        .await
+        .unwrap();
     let client_ids = [client.client_id.clone()];
     let case_id = store
         .create_case(
             &clinic.clinic_id,
-            &NewCase { title: "Alex", setting: Setting::Therapy, opened_on: "2026-03-02", client_ids: &client_ids, lead_clinician: &user.user_id },
+            &NewCase {
+                title: "Alex",
+                setting: Setting::Therapy,
+                opened_on: "2026-03-02",
+                client_ids: &client_ids,
+                lead_clinician: &user.user_id,
+            },
             T0,
         )
         .await
         .unwrap();
     let session = store
-        .add_session(&clinic.clinic_id, &case_id, "2026-03-02", Modality::InPerson, SessionStatus::Attended, T0)
+        .add_session(
+            &clinic.clinic_id,
+            &case_id,
+            "2026-03-02",
+            Modality::InPerson,
+            SessionStatus::Attended,
+            T0,
+        )
         .await
         .unwrap();
-    World { clinic_id: clinic.clinic_id, clinician_id: user.user_id, client_id: client.client_id, case_id, session }
+    World {
+        clinic_id: clinic.clinic_id,
+        clinician_id: user.user_id,
+        client_id: client.client_id,
+        case_id,
+        session,
+    }
 }
 
 /// Answers given as integers in item order (`None` = blank), checked and scored by the core.
 pub fn scored(instrument: &Instrument, values: &[Option<i64>]) -> (Answers, ScoreSheet) {
-    let values = values.iter().map(|v| v.map(bordin_core::Value::from_integer)).collect();
+    let values = values
+        .iter()
+        .map(|v| v.map(bordin_core::Value::from_integer))
+        .collect();
     let answers = Answers::from_values(instrument, values).expect("valid answers");
     let sheet = instrument.score(&answers);
     (answers, sheet)
