@@ -473,3 +473,138 @@ pub async fn case_view(state: &AppState, access: &CaseAccess) -> Result<CaseView
             .collect(),
     })
 }
+
+/// A stored response the user may see, with its case capability.
+pub async fn response_access(
+    state: &AppState,
+    user: &CurrentUser,
+    response_id: &str,
+) -> Result<(CaseAccess, bordin_store::ResponseRow), AppError> {
+    let response = state
+        .store
+        .response(user.clinic_id(), response_id)
+        .await
+        .map_err(|_| AppError::NotFound)?;
+    let access = crate::policy::case(state, user, &response.case_id).await?;
+    Ok((access, response))
+}
+
+/// One stored response with its correction history and its scores recomputed from the
+/// stored answers by the core (the same pure function that scored it on arrival).
+pub struct ResponseView {
+    pub history: Vec<bordin_store::ResponseRow>,
+    pub shown: bordin_store::ResponseRow,
+    pub instrument: std::sync::Arc<bordin_core::Instrument>,
+    /// The form with wording, when it can be shown (not for a licence-gated one without a pack).
+    pub form: Option<Form>,
+    pub answers: Answers,
+    pub sheet: bordin_core::ScoreSheet,
+}
+
+impl ResponseView {
+    pub fn is_latest(&self) -> bool {
+        self.history
+            .last()
+            .is_some_and(|r| r.response_id == self.shown.response_id)
+    }
+}
+
+pub async fn response_view(
+    state: &AppState,
+    access: &CaseAccess,
+    shown: bordin_store::ResponseRow,
+) -> Result<ResponseView, AppError> {
+    let registry = state.registry(access.clinic_id()).await?;
+    let instrument = registry.get(&shown.instrument_id).cloned().ok_or_else(|| {
+        AppError::Internal(format!(
+            "instrument {} is no longer installed",
+            shown.instrument_id
+        ))
+    })?;
+    let case = state
+        .store
+        .case(access.clinic_id(), access.case_id())
+        .await?;
+    let form = registry
+        .form(&shown.instrument_id, &case.setting.words())
+        .ok();
+    let answers = Answers::parse(
+        &instrument,
+        shown.answers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    )
+    .map_err(|e| {
+        AppError::Internal(format!(
+            "stored answers of {} do not fit {}: {e:?}",
+            shown.response_id, instrument.id
+        ))
+    })?;
+    let sheet = instrument.score(&answers);
+    let history = state
+        .store
+        .response_history(access.clinic_id(), &shown.response_id)
+        .await?;
+    Ok(ResponseView {
+        history,
+        shown,
+        instrument,
+        form,
+        answers,
+        sheet,
+    })
+}
+
+/// The outcome of a correction.
+pub enum CorrectOutcome {
+    Stored { response_id: String },
+    Invalid { errors: Vec<AnswerError> },
+    NeedsReason,
+}
+
+/// Records corrected answers as a new version of a response; the old version is kept as it was.
+pub async fn correct_response(
+    state: &AppState,
+    user: &CurrentUser,
+    access: &CaseAccess,
+    old: &bordin_store::ResponseRow,
+    pairs: &[(String, String)],
+    reason: &str,
+) -> Result<CorrectOutcome, AppError> {
+    if reason.trim().is_empty() {
+        return Ok(CorrectOutcome::NeedsReason);
+    }
+    let registry = state.registry(access.clinic_id()).await?;
+    let instrument = registry
+        .get(&old.instrument_id)
+        .cloned()
+        .ok_or(AppError::NotFound)?;
+    let answers = match Answers::parse(
+        &instrument,
+        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    ) {
+        Ok(a) => a,
+        Err(errors) => return Ok(CorrectOutcome::Invalid { errors }),
+    };
+    let sheet = instrument.score(&answers);
+    let id = state
+        .store
+        .correct_response(
+            access.clinic_id(),
+            &old.response_id,
+            reason.trim(),
+            &NewResponse {
+                administration_id: old.administration_id.as_deref(),
+                case_id: &old.case_id,
+                session_id: old.session_id.as_deref(),
+                client_id: old.client_id.as_deref(),
+                instrument: &instrument,
+                respondent: old.respondent,
+                answers: &answers,
+                sheet: &sheet,
+                submitted_at: now_ms(),
+                entered_by: &user.user.user_id,
+                source: ResponseSource::Clinician,
+            },
+        )
+        .await?;
+    Ok(CorrectOutcome::Stored { response_id: id })
+}

@@ -47,6 +47,8 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(add_session))
         .routes(routes!(send_form))
         .routes(routes!(enter_response))
+        .routes(routes!(get_response))
+        .routes(routes!(correct_response))
         .routes(routes!(get_link_form, submit_link))
         .split_for_parts()
 }
@@ -197,27 +199,7 @@ async fn score_answers(
         Err(errors) => return Ok(problems(&errors)),
     };
     let sheet = i.score(&answers);
-    let scales = i
-        .scales
-        .iter()
-        .zip(&sheet.scales)
-        .map(|(def, s)| ScaleResult {
-            id: def.id.clone(),
-            value: s.value.map(bordin_core::to_f64),
-            text: s.value.map(|v| bordin_core::format_value(v, def.decimals)),
-            answered: s.answered,
-            missing: s.missing,
-            band: s.band.map(|b| def.bands[b].label.clone()),
-        })
-        .collect();
-    Ok(Json(ScoreResult {
-        instrument: i.id.clone(),
-        scales,
-        severity: sheet.severity(i).map(str::to_owned),
-        flags: sheet.flag_ids(i).map(str::to_owned).collect(),
-        missing: sheet.missing,
-    })
-    .into_response())
+    Ok(Json(score_result(i, &sheet)).into_response())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -707,6 +689,129 @@ fn outcome(o: SubmitOutcome) -> Result<Response, ApiError> {
         SubmitOutcome::Invalid { errors, .. } => problems(&errors),
         SubmitOutcome::LinkInvalid => return Err(AppError::NotFound.into()),
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Responses
+
+#[derive(Serialize, ToSchema)]
+pub struct ResponseVersion {
+    response_id: String,
+    version: i64,
+    submitted_at: i64,
+    /// `link`, `clinician`, `import` or `demo`.
+    source: String,
+    correction_reason: Option<String>,
+    /// Item id → answer as exact decimal text.
+    answers: BTreeMap<String, String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ResponseDetail {
+    case_id: String,
+    session_id: Option<String>,
+    instrument: String,
+    respondent: String,
+    /// The version asked for.
+    response: ResponseVersion,
+    /// Scores of that version (recomputed exactly from its answers).
+    scores: ScoreResult,
+    /// Every version of this response, oldest first; the last is current.
+    history: Vec<ResponseVersion>,
+}
+
+fn version_of(r: &bordin_store::ResponseRow) -> ResponseVersion {
+    ResponseVersion {
+        response_id: r.response_id.clone(),
+        version: r.version,
+        submitted_at: r.submitted_at,
+        source: r.source.as_str().into(),
+        correction_reason: r.correction_reason.clone(),
+        answers: r.answers.iter().cloned().collect(),
+    }
+}
+
+fn score_result(i: &bordin_core::Instrument, sheet: &bordin_core::ScoreSheet) -> ScoreResult {
+    ScoreResult {
+        instrument: i.id.clone(),
+        scales: i
+            .scales
+            .iter()
+            .zip(&sheet.scales)
+            .map(|(def, s)| ScaleResult {
+                id: def.id.clone(),
+                value: s.value.map(bordin_core::to_f64),
+                text: s.value.map(|v| bordin_core::format_value(v, def.decimals)),
+                answered: s.answered,
+                missing: s.missing,
+                band: s.band.map(|b| def.bands[b].label.clone()),
+            })
+            .collect(),
+        severity: sheet.severity(i).map(str::to_owned),
+        flags: sheet.flag_ids(i).map(str::to_owned).collect(),
+        missing: sheet.missing,
+    }
+}
+
+/// A stored response with its scores and correction history.
+#[utoipa::path(get, path = "/api/v1/responses/{response_id}", tag = "cases", params(("response_id" = String, Path)),
+    responses((status = 200, body = ResponseDetail), (status = 404, body = ErrorBody)))]
+async fn get_response(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(response_id): Path<String>,
+) -> Result<Json<ResponseDetail>, ApiError> {
+    let (access, row) = actions::response_access(&state, &user, &response_id).await?;
+    let v = actions::response_view(&state, &access, row).await?;
+    Ok(Json(ResponseDetail {
+        case_id: v.shown.case_id.clone(),
+        session_id: v.shown.session_id.clone(),
+        instrument: v.instrument.id.clone(),
+        respondent: v.shown.respondent.as_str().into(),
+        response: version_of(&v.shown),
+        scores: score_result(&v.instrument, &v.sheet),
+        history: v.history.iter().map(version_of).collect(),
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct CorrectionInput {
+    /// The corrected answers (all of them, as for a new response).
+    answers: BTreeMap<String, String>,
+    /// Why the answers are corrected (required; kept with the new version).
+    reason: String,
+}
+
+/// Corrects a response: stores a new version with the reason; the old version is kept unchanged.
+/// Only the current version can be corrected.
+#[utoipa::path(post, path = "/api/v1/responses/{response_id}/corrections", tag = "cases", params(("response_id" = String, Path)), request_body = CorrectionInput,
+    responses((status = 201, body = StoredResult), (status = 422, body = ErrorBody), (status = 409, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn correct_response(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(response_id): Path<String>,
+    Json(input): Json<CorrectionInput>,
+) -> Result<Response, ApiError> {
+    let (access, row) = actions::response_access(&state, &user, &response_id).await?;
+    let pairs: Vec<(String, String)> = input.answers.into_iter().collect();
+    Ok(
+        match actions::correct_response(&state, &user, &access, &row, &pairs, &input.reason).await?
+        {
+            actions::CorrectOutcome::Stored { response_id } => (
+                StatusCode::CREATED,
+                Json(StoredResult {
+                    response_id,
+                    already_stored: false,
+                }),
+            )
+                .into_response(),
+            actions::CorrectOutcome::Invalid { errors } => problems(&errors),
+            actions::CorrectOutcome::NeedsReason => field_errors(&[actions::FieldError {
+                field: "reason",
+                message: "A correction needs a reason.".into(),
+            }]),
+        },
+    )
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -48,6 +48,8 @@ pub fn app(state: AppState) -> Router {
         .route("/cases/{case_id}/sessions", axum::routing::post(pages::case::add_session))
         .route("/cases/{case_id}/enter", get(pages::case::enter_form).post(pages::case::enter_submit))
         .route("/instruments", get(pages::instruments::show))
+        .route("/responses/{response_id}", get(pages::response::show))
+        .route("/responses/{response_id}/correct", axum::routing::post(pages::response::correct))
         .route("/f/{clinic_id}/{secret}", get(pages::link::show).post(pages::link::submit))
         .merge(api_routes)
         .route("/api/openapi.json", get(move || async move { Json((*openapi_json).clone()) }))

@@ -86,6 +86,7 @@ pub struct ResponseRow {
     pub administration_id: Option<String>,
     pub case_id: String,
     pub session_id: Option<String>,
+    pub client_id: Option<String>,
     pub instrument_id: String,
     pub instrument_version: String,
     pub respondent: Respondent,
@@ -335,7 +336,7 @@ impl Store {
 
     pub async fn response(&self, clinic_id: &str, response_id: &str) -> Result<ResponseRow> {
         let r = sqlx::query(
-            "SELECT response_id, administration_id, case_id, session_id, instrument_id, instrument_version, respondent, answers, submitted_at, entered_by, source, version, supersedes, correction_reason
+            "SELECT response_id, administration_id, case_id, session_id, client_id, instrument_id, instrument_version, respondent, answers, submitted_at, entered_by, source, version, supersedes, correction_reason
              FROM responses WHERE clinic_id = $1 AND response_id = $2",
         )
         .bind(clinic_id)
@@ -352,6 +353,7 @@ impl Store {
             administration_id: r.try_get("administration_id")?,
             case_id: r.try_get("case_id")?,
             session_id: r.try_get("session_id")?,
+            client_id: r.try_get("client_id")?,
             instrument_id: r.try_get("instrument_id")?,
             instrument_version: r.try_get("instrument_version")?,
             respondent: respondent(&r.try_get::<String, _>("respondent")?)?,
@@ -374,6 +376,37 @@ impl Store {
             supersedes: r.try_get("supersedes")?,
             correction_reason: r.try_get("correction_reason")?,
         })
+    }
+
+    /// The whole correction chain a response belongs to, oldest version first.
+    pub async fn response_history(
+        &self,
+        clinic_id: &str,
+        response_id: &str,
+    ) -> Result<Vec<ResponseRow>> {
+        let mut first = self.response(clinic_id, response_id).await?;
+        while let Some(prev) = first.supersedes.clone() {
+            first = self.response(clinic_id, &prev).await?;
+        }
+        let mut chain = vec![first];
+        loop {
+            let last = &chain[chain.len() - 1].response_id;
+            let next = sqlx::query(
+                "SELECT response_id FROM responses WHERE clinic_id = $1 AND supersedes = $2",
+            )
+            .bind(clinic_id)
+            .bind(last)
+            .fetch_optional(&self.pool)
+            .await?;
+            match next {
+                Some(r) => {
+                    let id: String = r.try_get("response_id")?;
+                    chain.push(self.response(clinic_id, &id).await?);
+                }
+                None => break,
+            }
+        }
+        Ok(chain)
     }
 
     /// Flags raised by a response.

@@ -29,24 +29,33 @@ fn score_cell(registry: &Registry, instrument_id: &str, rows: &[&CaseScoreRow]) 
     let Some(instrument) = registry.get(instrument_id) else {
         return html! {};
     };
-    let value = |scale: &str| {
-        rows.iter()
-            .find(|r| r.scale_id == scale)
-            .and_then(|r| r.value)
-    };
-    let first = instrument.scales.first();
+    // Normally one response per instrument and session; show each if there are more.
+    let mut responses: Vec<&str> = Vec::new();
+    for r in rows {
+        if !responses.contains(&r.response_id.as_str()) {
+            responses.push(&r.response_id);
+        }
+    }
     html! {
-        @if let Some(main) = first {
-            @let d = usize::from(main.decimals).min(1);
-            @match value(&main.id) {
-                Some(v) => { strong { (format!("{v:.d$}")) } }
-                None => { span.muted title="not scored: too many items missing" { "n/s" } }
+        @for (n, response_id) in responses.iter().enumerate() {
+            @let of_response: Vec<&&CaseScoreRow> = rows.iter().filter(|r| r.response_id == *response_id).collect();
+            @let value = |scale: &str| of_response.iter().find(|r| r.scale_id == scale).and_then(|r| r.value);
+            @if n > 0 { hr; }
+            @if let Some(main) = instrument.scales.first() {
+                @let d = usize::from(main.decimals).min(1);
+                a href={ "/responses/" (response_id) } title="Answers and history" {
+                    @match value(&main.id) {
+                        Some(v) => { strong { (format!("{v:.d$}")) } }
+                        None => { span.muted title="not scored: too many items missing" { "n/s" } }
+                    }
+                }
+                @if let Some(band) = of_response.iter().find(|r| r.scale_id == main.id).and_then(|r| r.band.clone()) {
+                    " " span.badge.(band.replace(' ', "-")) { (band) }
+                }
+                @if of_response.iter().any(|r| r.version > 1) { " " span.badge title="corrected" { "v" (of_response[0].version) } }
+                @let subs: Vec<String> = instrument.scales.iter().skip(1).filter_map(|s| value(&s.id).map(|v| format!("{} {:.*}", s.title.to_lowercase(), usize::from(s.decimals).min(1), v))).collect();
+                @if !subs.is_empty() { br; span.small.muted { (subs.join(" · ")) } }
             }
-            @if let Some(band) = rows.iter().find(|r| r.scale_id == main.id).and_then(|r| r.band.clone()) {
-                " " span.badge.(band.replace(' ', "-")) { (band) }
-            }
-            @let subs: Vec<String> = instrument.scales.iter().skip(1).filter_map(|s| value(&s.id).map(|v| format!("{} {:.*}", s.title.to_lowercase(), usize::from(s.decimals).min(1), v))).collect();
-            @if !subs.is_empty() { br; span.small.muted { (subs.join(" · ")) } }
         }
     }
 }

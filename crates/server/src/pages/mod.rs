@@ -8,3 +8,4 @@ pub mod layout;
 pub mod link;
 pub mod login;
 pub mod questionnaire;
+pub mod response;

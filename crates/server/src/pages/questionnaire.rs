@@ -50,6 +50,18 @@ pub fn questionnaire(
     hidden: &[(&str, &str)],
     submit: &str,
 ) -> Markup {
+    questionnaire_with(form, action, entered, hidden, html! {}, submit)
+}
+
+/// [`questionnaire`] with extra fields (e.g. a correction's reason) before the submit button.
+pub fn questionnaire_with(
+    form: &Form,
+    action: &str,
+    entered: &Entered,
+    hidden: &[(&str, &str)],
+    extra: Markup,
+    submit: &str,
+) -> Markup {
     let count = form.items.len();
     html! {
         @if let WordingSource::TextPack { placeholder: true, .. } = form.wording {
@@ -107,6 +119,7 @@ pub fn questionnaire(
                     }
                 }
             }
+            (extra)
             button type="submit" { (submit) }
         }
     }
