@@ -35,6 +35,16 @@ pub enum Created<T> {
     Invalid(Vec<FieldError>),
 }
 
+impl<T> Created<T> {
+    /// The field problems, empty when the thing was created.
+    pub fn errors(&self) -> &[FieldError] {
+        match self {
+            Self::Ok(_) => &[],
+            Self::Invalid(e) => e,
+        }
+    }
+}
+
 fn valid_code(code: &str) -> bool {
     (1..=32).contains(&code.chars().count())
         && code
@@ -107,6 +117,63 @@ pub async fn create_client_case(
         )
         .await?;
     Ok(Created::Ok((client, case_id)))
+}
+
+/// Adds a person to a case (a partner, a family member): an existing client by code, or a new
+/// client with that code.
+pub async fn add_client_to_case(
+    state: &AppState,
+    access: &CaseAccess,
+    code: &str,
+    display_name: Option<&str>,
+) -> Result<Created<ClientRow>, AppError> {
+    let code = code.trim();
+    if !valid_code(code) {
+        return Ok(Created::Invalid(vec![FieldError {
+            field: "code",
+            message:
+                "Use 1–32 letters, digits, '-' or '_' (a pseudonymous code, not the person's name)."
+                    .into(),
+        }]));
+    }
+    let client = match state.store.client_by_code(access.clinic_id(), code).await? {
+        Some(c) => c,
+        None => {
+            let name = display_name.map(str::trim).filter(|n| !n.is_empty());
+            state
+                .store
+                .create_client(access.clinic_id(), code, name, now_ms())
+                .await?
+        }
+    };
+    state
+        .store
+        .add_client_to_case(access.clinic_id(), access.case_id(), &client.client_id)
+        .await?;
+    Ok(Created::Ok(client))
+}
+
+/// Shares a case with another clinician or supervisor of the clinic (co-therapy, cover).
+pub async fn share_case(
+    state: &AppState,
+    access: &CaseAccess,
+    user_id: &str,
+    role: bordin_core::care::CaseRole,
+) -> Result<Created<()>, AppError> {
+    match state.store.user(access.clinic_id(), user_id).await {
+        Ok(u) if u.active && u.role != bordin_core::care::Role::Admin => {}
+        _ => {
+            return Ok(Created::Invalid(vec![FieldError {
+                field: "user",
+                message: "Choose an active clinician or supervisor of this clinic.".into(),
+            }]))
+        }
+    }
+    state
+        .store
+        .add_clinician_to_case(access.clinic_id(), access.case_id(), user_id, role)
+        .await?;
+    Ok(Created::Ok(()))
 }
 
 /// Adds the next session to a case.
@@ -203,6 +270,7 @@ pub async fn send_form(
     access: &CaseAccess,
     instrument_id: &str,
     session: &SessionChoice,
+    client_id: Option<&str>,
 ) -> Result<SentLink, AppError> {
     let registry = state.registry(access.clinic_id()).await?;
     let case = state
@@ -219,11 +287,24 @@ pub async fn send_form(
             case.setting.words().helper
         )));
     }
+    // Each person in a couple or family answers through their own link.
+    let client_id = match client_id.filter(|c| !c.is_empty()) {
+        Some(id) => Some(
+            case.clients
+                .iter()
+                .find(|c| c.client_id == id)
+                .ok_or_else(|| {
+                    AppError::BadRequest("That client is not part of this case.".into())
+                })?
+                .client_id
+                .clone(),
+        ),
+        None => case.clients.first().map(|c| c.client_id.clone()),
+    };
     let session = resolve_session(state, access, session).await?;
     let secret = random_secret();
     let token_hash = bordin_store::hash_secret(&secret);
     let now = now_ms();
-    let client_id = case.clients.first().map(|c| c.client_id.clone());
     let administration = state
         .store
         .create_administration(
@@ -452,6 +533,8 @@ pub struct CaseView {
     pub scores: Vec<CaseScoreRow>,
     pub flags: Vec<(String, FlagRow)>,
     pub pending: Vec<AdministrationRow>,
+    /// Clinicians and supervisors of the clinic (to share the case with).
+    pub staff: Vec<bordin_store::UserRow>,
 }
 
 pub async fn case_view(state: &AppState, access: &CaseAccess) -> Result<CaseView, AppError> {
@@ -462,6 +545,13 @@ pub async fn case_view(state: &AppState, access: &CaseAccess) -> Result<CaseView
         sessions: state.store.sessions(c, k).await?,
         scores: state.store.case_scores(c, k).await?,
         flags: state.store.case_flags(c, k).await?,
+        staff: state
+            .store
+            .users(c)
+            .await?
+            .into_iter()
+            .filter(|u| u.active && u.role != bordin_core::care::Role::Admin)
+            .collect(),
         pending: state
             .store
             .administrations_of_case(c, k)

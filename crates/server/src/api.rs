@@ -574,6 +574,8 @@ pub struct SendFormInput {
     instrument: String,
     /// A session id of the case, `"new"` for a new session today, or absent.
     session: Option<String>,
+    /// Which client of the case answers (couples, families); the first client when absent.
+    client_id: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -610,6 +612,7 @@ async fn send_form(
         &access,
         &input.instrument,
         &session_choice(input.session.as_deref()),
+        input.client_id.as_deref(),
     )
     .await?;
     let url = state

@@ -47,6 +47,8 @@ pub fn app(state: AppState) -> Router {
         .route("/cases/{case_id}/send", axum::routing::post(pages::case::send))
         .route("/cases/{case_id}/sessions", axum::routing::post(pages::case::add_session))
         .route("/cases/{case_id}/enter", get(pages::case::enter_form).post(pages::case::enter_submit))
+        .route("/cases/{case_id}/clients", axum::routing::post(pages::case::add_client))
+        .route("/cases/{case_id}/clinicians", axum::routing::post(pages::case::share))
         .route("/instruments", get(pages::instruments::show))
         .route("/responses/{response_id}", get(pages::response::show))
         .route("/responses/{response_id}/correct", axum::routing::post(pages::response::correct))

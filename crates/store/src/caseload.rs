@@ -116,6 +116,25 @@ impl Store {
         })
     }
 
+    /// A client by their code.
+    pub async fn client_by_code(&self, clinic_id: &str, code: &str) -> Result<Option<ClientRow>> {
+        let r = sqlx::query(
+            "SELECT client_id, code, display_name FROM clients WHERE clinic_id = $1 AND code = $2",
+        )
+        .bind(clinic_id)
+        .bind(code)
+        .fetch_optional(&self.pool)
+        .await?;
+        r.map(|r| {
+            Ok(ClientRow {
+                client_id: r.try_get("client_id")?,
+                code: r.try_get("code")?,
+                display_name: r.try_get("display_name")?,
+            })
+        })
+        .transpose()
+    }
+
     /// Creates a case with its clients and lead clinician, in one transaction.
     pub async fn create_case(&self, clinic_id: &str, new: &NewCase<'_>, at: i64) -> Result<String> {
         let id = new_id();
@@ -147,6 +166,40 @@ impl Store {
             .await?;
         tx.commit().await?;
         Ok(id)
+    }
+
+    /// Adds a client to a case (couples, families). Adding one already there is a no-op.
+    pub async fn add_client_to_case(
+        &self,
+        clinic_id: &str,
+        case_id: &str,
+        client_id: &str,
+    ) -> Result<()> {
+        sqlx::query("INSERT INTO case_clients (clinic_id, case_id, client_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+            .bind(clinic_id)
+            .bind(case_id)
+            .bind(client_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Adds a clinician to a case as co-therapist or shared (e.g. for cover).
+    pub async fn add_clinician_to_case(
+        &self,
+        clinic_id: &str,
+        case_id: &str,
+        user_id: &str,
+        role: CaseRole,
+    ) -> Result<()> {
+        sqlx::query("INSERT INTO case_clinicians (clinic_id, case_id, user_id, role) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
+            .bind(clinic_id)
+            .bind(case_id)
+            .bind(user_id)
+            .bind(role.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     pub async fn set_case_status(

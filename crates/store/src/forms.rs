@@ -103,6 +103,8 @@ pub struct ResponseRow {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CaseScoreRow {
     pub response_id: String,
+    /// The client who answered (for client-rated forms; couples and families have several).
+    pub client_id: Option<String>,
     pub session_id: Option<String>,
     pub session_number: Option<i64>,
     pub held_on: Option<String>,
@@ -430,7 +432,7 @@ impl Store {
     /// Every score of the current (not superseded) responses of a case, oldest first.
     pub async fn case_scores(&self, clinic_id: &str, case_id: &str) -> Result<Vec<CaseScoreRow>> {
         let rows = sqlx::query(
-            "SELECT r.response_id, r.session_id, se.number, se.held_on, r.instrument_id, r.respondent, s.scale_id, s.value, s.band, r.submitted_at, r.version
+            "SELECT r.response_id, r.client_id, r.session_id, se.number, se.held_on, r.instrument_id, r.respondent, s.scale_id, s.value, s.band, r.submitted_at, r.version
              FROM responses r
              JOIN scores s ON s.clinic_id = r.clinic_id AND s.response_id = r.response_id
              LEFT JOIN sessions se ON se.clinic_id = r.clinic_id AND se.session_id = r.session_id
@@ -446,6 +448,7 @@ impl Store {
             .map(|r| {
                 Ok(CaseScoreRow {
                     response_id: r.try_get("response_id")?,
+                    client_id: r.try_get("client_id")?,
                     session_id: r.try_get("session_id")?,
                     session_number: r.try_get("number")?,
                     held_on: r.try_get("held_on")?,

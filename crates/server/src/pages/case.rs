@@ -25,7 +25,12 @@ use crate::state::{format_ms, AppState};
 const COLUMN_ORDER: [&str; 5] = ["session_check", "wai_sr", "wai_srt", "phq9", "gad7"];
 
 /// Scores of one response as "total (bond 15.00 · goal …)".
-fn score_cell(registry: &Registry, instrument_id: &str, rows: &[&CaseScoreRow]) -> Markup {
+fn score_cell(
+    registry: &Registry,
+    instrument_id: &str,
+    rows: &[&CaseScoreRow],
+    clients: &[bordin_store::ClientRow],
+) -> Markup {
     let Some(instrument) = registry.get(instrument_id) else {
         return html! {};
     };
@@ -41,6 +46,11 @@ fn score_cell(registry: &Registry, instrument_id: &str, rows: &[&CaseScoreRow]) 
             @let of_response: Vec<&&CaseScoreRow> = rows.iter().filter(|r| r.response_id == *response_id).collect();
             @let value = |scale: &str| of_response.iter().find(|r| r.scale_id == scale).and_then(|r| r.value);
             @if n > 0 { hr; }
+            @if clients.len() > 1 {
+                @if let Some(c) = of_response.first().and_then(|r| r.client_id.as_ref()).and_then(|id| clients.iter().find(|c| &c.client_id == id)) {
+                    span.small.muted { (c.code) ": " }
+                }
+            }
             @if let Some(main) = instrument.scales.first() {
                 @let d = usize::from(main.decimals).min(1);
                 a href={ "/responses/" (response_id) } title="Answers and history" {
@@ -99,14 +109,14 @@ fn scores_table(registry: &Registry, view: &CaseView) -> Markup {
                             th scope="row" { (s.number) }
                             td { (s.held_on) @if s.status != SessionStatus::Attended { " " span.badge { (s.status.as_str()) } } }
                             @for c in &columns {
-                                td { @if let Some(rows) = grid.get(&Some(s.number)).and_then(|m| m.get(c)) { (score_cell(registry, c, rows)) } }
+                                td { @if let Some(rows) = grid.get(&Some(s.number)).and_then(|m| m.get(c)) { (score_cell(registry, c, rows, &view.case.clients)) } }
                             }
                         }
                     }
                     @if let Some(unattached) = grid.get(&None) {
                         tr {
                             th scope="row" { "—" } td { "no session" }
-                            @for c in &columns { td { @if let Some(rows) = unattached.get(c) { (score_cell(registry, c, rows)) } } }
+                            @for c in &columns { td { @if let Some(rows) = unattached.get(c) { (score_cell(registry, c, rows, &view.case.clients)) } } }
                         }
                     }
                 }
@@ -171,6 +181,12 @@ fn case_page(
                 select id="instrument" name="instrument" {
                     @for s in &sendable { option value=(s.id) { (s.title) } }
                 }
+                @if view.case.clients.len() > 1 {
+                    label.field for="client" { "Who answers" }
+                    select id="client" name="client" {
+                        @for c in &view.case.clients { option value=(c.client_id) { (c.code) @if let Some(n) = &c.display_name { " · " (n) } } }
+                    }
+                }
                 label.field for="session" { "For session" }
                 (session_select(view))
                 p { button type="submit" { "Create link" } }
@@ -200,6 +216,33 @@ fn case_page(
                 label.field for="status" { "Status" }
                 select id="status" name="status" { @for st in [SessionStatus::Attended, SessionStatus::Missed, SessionStatus::Cancelled, SessionStatus::Planned] { option value=(st.as_str()) { (st.as_str()) } } }
                 p { button.secondary type="submit" { "Add session" } }
+            }
+        }
+        details.card {
+            summary { "People in this case" }
+            div.row {
+                form method="post" action={ "/cases/" (view.case.case_id) "/clients" } {
+                    h2 { "Add a " (words.client) " (partner, family member)" }
+                    input type="hidden" name="csrf" value=(user.csrf);
+                    label.field for="add-code" { "Client code (existing or new)" }
+                    input id="add-code" type="text" name="code" required;
+                    label.field for="add-name" { "Display name (optional, for a new client)" }
+                    input id="add-name" type="text" name="display_name";
+                    p { button.secondary type="submit" { "Add to case" } }
+                }
+                form method="post" action={ "/cases/" (view.case.case_id) "/clinicians" } {
+                    h2 { "Share with a colleague" }
+                    input type="hidden" name="csrf" value=(user.csrf);
+                    label.field for="share-user" { "Colleague" }
+                    select id="share-user" name="user" {
+                        @for u in view.staff.iter().filter(|u| !view.case.clinicians.iter().any(|(id, _, _)| id == &u.user_id)) {
+                            option value=(u.user_id) { (u.display_name) " (" (u.role.as_str()) ")" }
+                        }
+                    }
+                    label.field for="share-role" { "As" }
+                    select id="share-role" name="role" { option value="co" { "co-" (words.helper) } option value="shared" { "cover / consultation" } }
+                    p { button.secondary type="submit" { "Share case" } }
+                }
             }
         }
         @if !view.pending.is_empty() {
@@ -246,6 +289,8 @@ pub struct SendInput {
     instrument: String,
     #[serde(default)]
     session: String,
+    #[serde(default)]
+    client: String,
 }
 
 pub async fn send(
@@ -263,6 +308,7 @@ pub async fn send(
         &access,
         &input.instrument,
         &parse_session(&input.session),
+        Some(&input.client),
     )
     .await
     {
@@ -426,4 +472,78 @@ pub async fn enter_submit(
             .into_response()),
         _ => Ok(Redirect::to(&format!("/cases/{case_id}")).into_response()),
     }
+}
+
+#[derive(Deserialize)]
+pub struct AddClientInput {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    display_name: String,
+}
+
+pub async fn add_client(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(case_id): Path<String>,
+    Form(input): Form<AddClientInput>,
+) -> Result<Response, AppError> {
+    user.check_csrf(&input.csrf)?;
+    let access = policy::case(&state, &user, &case_id).await?;
+    let outcome =
+        actions::add_client_to_case(&state, &access, &input.code, Some(&input.display_name))
+            .await?;
+    after_change(&state, &user, &access, outcome.errors()).await
+}
+
+#[derive(Deserialize)]
+pub struct ShareInput {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    role: String,
+}
+
+pub async fn share(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(case_id): Path<String>,
+    Form(input): Form<ShareInput>,
+) -> Result<Response, AppError> {
+    user.check_csrf(&input.csrf)?;
+    let access = policy::case(&state, &user, &case_id).await?;
+    let role = bordin_core::care::CaseRole::parse(&input.role)
+        .filter(|r| *r != bordin_core::care::CaseRole::Lead)
+        .unwrap_or(bordin_core::care::CaseRole::Co);
+    let outcome = actions::share_case(&state, &access, &input.user, role).await?;
+    after_change(&state, &user, &access, outcome.errors()).await
+}
+
+/// Back to the case page after a change, or the page again with the problems named.
+async fn after_change(
+    state: &AppState,
+    user: &CurrentUser,
+    access: &crate::policy::CaseAccess,
+    errors: &[actions::FieldError],
+) -> Result<Response, AppError> {
+    if errors.is_empty() {
+        return Ok(Redirect::to(&format!("/cases/{}", access.case_id())).into_response());
+    }
+    let view = actions::case_view(state, access).await?;
+    let registry = state.registry(access.clinic_id()).await?;
+    let notice =
+        html! { div.notice.urgent role="alert" { @for e in errors { p { (e.message) } } } };
+    Ok((
+        StatusCode::UNPROCESSABLE_ENTITY,
+        page(
+            &view.case.title,
+            user,
+            case_page(user, &registry, &view, Some(notice)),
+        ),
+    )
+        .into_response())
 }
