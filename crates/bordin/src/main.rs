@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use bordin::instruments::{load_registry, read_text_pack, toml_files};
+use bordin::instruments::{load_registry, read_text_pack};
 use bordin_core::care::Role;
 use bordin_core::{Instrument, Registry, Setting};
 use bordin_server::{AppState, Config};
@@ -378,48 +378,15 @@ fn instruments(command: InstrumentsCommand) -> Result<std::process::ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         InstrumentsCommand::Check { dir } => {
-            let files = toml_files(&dir)?;
-            let mut bad = 0;
-            let base = Registry::builtin().map_err(|e| anyhow::anyhow!("{e}"))?;
-            for file in &files {
-                let name = file.display().to_string();
-                let text =
-                    std::fs::read_to_string(file).with_context(|| format!("cannot read {name}"))?;
-                // A file is either an instrument or a text pack (which names `instrument =`).
-                let result = if text
-                    .lines()
-                    .any(|l| l.trim_start().starts_with("instrument "))
-                    && !text.contains("[[items]]")
-                {
-                    let mut reg = base.clone();
-                    load_registry(Some(&dir)).map(|r| reg = r).ok();
-                    read_text_pack(&reg, file)
-                        .map(|p| format!("text pack for {}", p.instrument))
-                        .map_err(|e| e.0)
-                } else {
-                    Instrument::from_toml(&name, &text)
-                        .map(|i| {
-                            format!(
-                                "{} v{} ({} items, {} scales)",
-                                i.id,
-                                i.version,
-                                i.items.len(),
-                                i.scales.len()
-                            )
-                        })
-                        .map_err(|e| e.iter().map(ToString::to_string).collect())
-                };
-                match result {
-                    Ok(what) => println!("ok    {name}: {what}"),
-                    Err(problems) => {
-                        bad += 1;
-                        for p in problems {
-                            println!("error {p}");
-                        }
-                    }
+            let (_, checks) = bordin::instruments::check_dir(&dir)?;
+            let bad = checks.iter().filter(|c| c.result.is_err()).count();
+            for c in &checks {
+                match &c.result {
+                    Ok(what) => println!("ok    {}: {what}", c.file),
+                    Err(problems) => problems.iter().for_each(|p| println!("error {p}")),
                 }
             }
-            println!("{} files checked, {} with problems", files.len(), bad);
+            println!("{} files checked, {} with problems", checks.len(), bad);
             Ok(if bad == 0 {
                 ExitCode::SUCCESS
             } else {
