@@ -11,6 +11,7 @@
 pub mod answers;
 pub mod care;
 pub mod instrument;
+pub mod monitoring;
 pub mod registry;
 pub mod scoring;
 pub mod setting;
@@ -49,7 +50,9 @@ pub fn parse_decimal_bytes(b: &[u8]) -> Option<Value> {
     match b {
         [d] if d.is_ascii_digit() => return Some(Value::from_integer(i64::from(d - b'0'))),
         [d1, d2] if d1.is_ascii_digit() && d2.is_ascii_digit() => {
-            return Some(Value::from_integer(i64::from(d1 - b'0') * 10 + i64::from(d2 - b'0')))
+            return Some(Value::from_integer(
+                i64::from(d1 - b'0') * 10 + i64::from(d2 - b'0'),
+            ))
         }
         _ => {}
     }
