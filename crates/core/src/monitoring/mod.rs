@@ -2,4 +2,6 @@
 //! Each rule cites its source; `shared/reference/statistics.md` collects them.
 
 pub mod change;
+pub mod expected;
 pub mod rupture;
+pub mod signals;
