@@ -385,6 +385,7 @@ impl Store {
             .bind(at)
             .execute(&mut *tx)
             .await?;
+        crate::monitoring::refresh_case_series(&mut tx, clinic_id, case_id, at).await?;
         tx.commit().await?;
         Ok(SessionRow {
             session_id: id,

@@ -14,6 +14,7 @@
 mod caseload;
 mod clinic;
 mod forms;
+mod monitoring;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -23,6 +24,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use caseload::{CaseRow, CaseSummary, ClientRow, LatestScore, NewCase, SessionRow};
 pub use clinic::{AuthSession, ClinicRow, UserRow};
+pub use monitoring::{AlertEvent, AlertRow, CaseSeries, NewAlert, SubjectSeries, THERAPIST};
 pub use forms::{
     AdministrationRow, CaseScoreRow, FlagRow, NewAdministration, NewResponse, ResponseRow,
     Submitted,

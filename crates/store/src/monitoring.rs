@@ -1,0 +1,354 @@
+//! Monitoring storage: the per-case series read model and alerts with their lifecycle.
+
+use std::collections::BTreeMap;
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::{new_id, Result, Store, StoreError};
+
+/// Series of one subject: measure (`wai_sr.total`, `phq9.q9`) → (session number, value).
+pub type SubjectSeries = BTreeMap<String, Vec<(i64, f64)>>;
+
+/// Who a series belongs to: a client's id, or [`THERAPIST`] for the clinician's own ratings.
+pub const THERAPIST: &str = "-";
+
+/// The monitored scores of one case, per subject, with its sessions.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CaseSeries {
+    pub case_id: String,
+    pub subjects: BTreeMap<String, SubjectSeries>,
+    /// Session number → attended.
+    pub sessions: BTreeMap<i64, bool>,
+    pub case_status: String,
+}
+
+/// Items whose answers are monitored on their own (risk items).
+const ITEM_MEASURES: [(&str, &str); 1] = [("phq9", "q9")];
+
+/// Rebuilds the series of one case from `scores`, `responses` and `sessions`, inside the caller's
+/// transaction.
+pub(crate) async fn refresh_case_series(tx: &mut sqlx::Transaction<'_, sqlx::Any>, clinic_id: &str, case_id: &str, at: i64) -> Result<()> {
+    let rows = sqlx::query(
+        "SELECT r.response_id, r.client_id, r.respondent, r.instrument_id, r.answers, se.number, s.scale_id, s.value
+         FROM responses r
+         JOIN sessions se ON se.clinic_id = r.clinic_id AND se.session_id = r.session_id
+         JOIN scores s ON s.clinic_id = r.clinic_id AND s.response_id = r.response_id
+         WHERE r.clinic_id = $1 AND r.case_id = $2
+           AND NOT EXISTS (SELECT 1 FROM responses n WHERE n.clinic_id = r.clinic_id AND n.supersedes = r.response_id)
+         ORDER BY se.number, r.submitted_at",
+    )
+    .bind(clinic_id)
+    .bind(case_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut subjects: BTreeMap<String, SubjectSeries> = BTreeMap::new();
+    let mut items_done: std::collections::HashSet<String> = std::collections::HashSet::new();
+    for r in &rows {
+        let Some(value) = r.try_get::<Option<f64>, _>("value")? else { continue };
+        let respondent: String = r.try_get("respondent")?;
+        let subject = if respondent == "client" { r.try_get::<Option<String>, _>("client_id")?.unwrap_or_else(|| THERAPIST.to_owned()) } else { THERAPIST.to_owned() };
+        let instrument: String = r.try_get("instrument_id")?;
+        let number: i64 = r.try_get("number")?;
+        let scale: String = r.try_get("scale_id")?;
+        push(subjects.entry(subject.clone()).or_default(), &format!("{instrument}.{scale}"), number, value);
+        let response_id: String = r.try_get("response_id")?;
+        for (inst, item) in ITEM_MEASURES {
+            if inst == instrument && items_done.insert(response_id.clone()) {
+                let answers: String = r.try_get("answers")?;
+                let parsed: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&answers).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                if let Some(v) = parsed.get(item).and_then(|v| v.as_str()).and_then(|s| s.parse::<f64>().ok()) {
+                    push(subjects.entry(subject.clone()).or_default(), &format!("{inst}.{item}"), number, v);
+                }
+            }
+        }
+    }
+    let sessions = sqlx::query("SELECT number, status FROM sessions WHERE clinic_id = $1 AND case_id = $2 ORDER BY number")
+        .bind(clinic_id)
+        .bind(case_id)
+        .fetch_all(&mut **tx)
+        .await?;
+    let mut sess = BTreeMap::new();
+    for r in &sessions {
+        let status: String = r.try_get("status")?;
+        // Planned and cancelled sessions are neither attended nor missed.
+        match status.as_str() {
+            "attended" => sess.insert(r.try_get::<i64, _>("number")?, true),
+            "missed" => sess.insert(r.try_get::<i64, _>("number")?, false),
+            _ => None,
+        };
+    }
+    let series_json = serde_json::to_string(&subjects).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let sessions_json = serde_json::to_string(&sess.iter().map(|(k, v)| (k.to_string(), *v)).collect::<BTreeMap<_, _>>()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    sqlx::query(
+        "INSERT INTO case_series (clinic_id, case_id, series, sessions, updated_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (clinic_id, case_id) DO UPDATE SET series = excluded.series, sessions = excluded.sessions, updated_at = excluded.updated_at",
+    )
+    .bind(clinic_id)
+    .bind(case_id)
+    .bind(series_json)
+    .bind(sessions_json)
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn push(s: &mut SubjectSeries, measure: &str, session: i64, value: f64) {
+    let v = s.entry(measure.to_owned()).or_default();
+    // One value per session and measure; a later response at the same session replaces it.
+    match v.iter_mut().find(|(n, _)| *n == session) {
+        Some(p) => p.1 = value,
+        None => v.push((session, value)),
+    }
+}
+
+fn series_from(r: &AnyRow) -> Result<CaseSeries> {
+    let series: String = r.try_get("series")?;
+    let sessions: String = r.try_get("sessions")?;
+    let sessions: BTreeMap<String, bool> = serde_json::from_str(&sessions).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(CaseSeries {
+        case_id: r.try_get("case_id")?,
+        subjects: serde_json::from_str(&series).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        sessions: sessions.into_iter().filter_map(|(k, v)| k.parse().ok().map(|k| (k, v))).collect(),
+        case_status: r.try_get("status")?,
+    })
+}
+
+/// An alert to raise (from a monitoring signal).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAlert {
+    pub case_id: String,
+    pub kind: String,
+    pub measure: String,
+    pub session_number: i64,
+    pub event_key: String,
+    pub urgency: String,
+    pub message: String,
+    pub detail: String,
+    /// Good news (repair, improvement, recovery): recorded, needs no action.
+    pub info: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertRow {
+    pub alert_id: String,
+    pub case_id: String,
+    pub kind: String,
+    pub measure: String,
+    pub session_number: i64,
+    pub event_key: String,
+    pub urgency: String,
+    pub message: String,
+    pub detail: String,
+    pub status: String,
+    pub raised_at: i64,
+    pub acknowledged_at: Option<i64>,
+    pub acknowledged_by: Option<String>,
+    pub resolved_at: Option<i64>,
+    pub resolved_by: Option<String>,
+    pub action_taken: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertEvent {
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub note: Option<String>,
+}
+
+const ALERT_COLUMNS: &str = "alert_id, case_id, kind, measure, session_number, event_key, urgency, message, detail, status, raised_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, action_taken";
+
+fn alert_from(r: &AnyRow) -> Result<AlertRow> {
+    Ok(AlertRow {
+        alert_id: r.try_get("alert_id")?,
+        case_id: r.try_get("case_id")?,
+        kind: r.try_get("kind")?,
+        measure: r.try_get("measure")?,
+        session_number: r.try_get("session_number")?,
+        event_key: r.try_get("event_key")?,
+        urgency: r.try_get("urgency")?,
+        message: r.try_get("message")?,
+        detail: r.try_get("detail")?,
+        status: r.try_get("status")?,
+        raised_at: r.try_get("raised_at")?,
+        acknowledged_at: r.try_get("acknowledged_at")?,
+        acknowledged_by: r.try_get("acknowledged_by")?,
+        resolved_at: r.try_get("resolved_at")?,
+        resolved_by: r.try_get("resolved_by")?,
+        action_taken: r.try_get("action_taken")?,
+    })
+}
+
+impl Store {
+    /// The series of one case (empty when nothing was scored yet).
+    pub async fn case_series(&self, clinic_id: &str, case_id: &str) -> Result<CaseSeries> {
+        let r = sqlx::query(
+            "SELECT cs.case_id, cs.series, cs.sessions, c.status FROM case_series cs JOIN cases c ON c.clinic_id = cs.clinic_id AND c.case_id = cs.case_id
+             WHERE cs.clinic_id = $1 AND cs.case_id = $2",
+        )
+        .bind(clinic_id)
+        .bind(case_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        match r {
+            Some(r) => series_from(&r),
+            None => Ok(CaseSeries { case_id: case_id.to_owned(), ..CaseSeries::default() }),
+        }
+    }
+
+    /// The series of every case of a clinic (one row per case).
+    pub async fn all_case_series(&self, clinic_id: &str) -> Result<Vec<CaseSeries>> {
+        let rows = sqlx::query(
+            "SELECT cs.case_id, cs.series, cs.sessions, c.status FROM case_series cs JOIN cases c ON c.clinic_id = cs.clinic_id AND c.case_id = cs.case_id
+             WHERE cs.clinic_id = $1",
+        )
+        .bind(clinic_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(series_from).collect()
+    }
+
+    /// Rebuilds a case's series (after a session change, or to repair the read model).
+    pub async fn refresh_case_series(&self, clinic_id: &str, case_id: &str, at: i64) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        refresh_case_series(&mut tx, clinic_id, case_id, at).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Raises alerts; an event that already has an alert (in any state) is skipped, so a resolved
+    /// alert never comes back for the same event. Returns the ids of the alerts raised now.
+    pub async fn raise_alerts(&self, clinic_id: &str, alerts: &[NewAlert], at: i64) -> Result<Vec<String>> {
+        if alerts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut raised = Vec::new();
+        let mut tx = self.write_tx().await?;
+        for a in alerts {
+            let id = new_id();
+            let done = sqlx::query(&format!(
+                "INSERT INTO alerts (clinic_id, {ALERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, NULL, NULL, NULL, NULL)
+                 ON CONFLICT (clinic_id, case_id, event_key) DO NOTHING"
+            ))
+            .bind(clinic_id)
+            .bind(&id)
+            .bind(&a.case_id)
+            .bind(&a.kind)
+            .bind(&a.measure)
+            .bind(a.session_number)
+            .bind(&a.event_key)
+            .bind(&a.urgency)
+            .bind(&a.message)
+            .bind(&a.detail)
+            .bind(if a.info { "info" } else { "open" })
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 1 {
+                sqlx::query("INSERT INTO alert_events (clinic_id, alert_id, at, actor, action, note) VALUES ($1, $2, $3, 'bordin', 'raised', NULL)")
+                    .bind(clinic_id)
+                    .bind(&id)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                raised.push(id);
+            }
+        }
+        tx.commit().await?;
+        Ok(raised)
+    }
+
+    /// Alerts of a clinic, optionally of one case and in some states, most urgent and newest first.
+    pub async fn alerts(&self, clinic_id: &str, case_id: Option<&str>, statuses: &[&str]) -> Result<Vec<AlertRow>> {
+        let rows = match case_id {
+            Some(c) => sqlx::query(&format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE clinic_id = $1 AND case_id = $2 ORDER BY raised_at DESC, session_number DESC"))
+                .bind(clinic_id)
+                .bind(c)
+                .fetch_all(&self.pool)
+                .await?,
+            None => sqlx::query(&format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE clinic_id = $1 ORDER BY raised_at DESC, session_number DESC"))
+                .bind(clinic_id)
+                .fetch_all(&self.pool)
+                .await?,
+        };
+        let mut out: Vec<AlertRow> = rows.iter().map(alert_from).collect::<Result<_>>()?;
+        if !statuses.is_empty() {
+            out.retain(|a| statuses.contains(&a.status.as_str()));
+        }
+        out.sort_by_key(|a| std::cmp::Reverse(urgency_rank(&a.urgency)));
+        Ok(out)
+    }
+
+    pub async fn alert(&self, clinic_id: &str, alert_id: &str) -> Result<AlertRow> {
+        let r = sqlx::query(&format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE clinic_id = $1 AND alert_id = $2"))
+            .bind(clinic_id)
+            .bind(alert_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound { what: "alert" })?;
+        alert_from(&r)
+    }
+
+    /// Moves an alert on: open → acknowledged → resolved (open → resolved is allowed too).
+    /// Resolving needs a note on what was done. Each change is recorded in `alert_events`.
+    pub async fn update_alert(&self, clinic_id: &str, alert_id: &str, action: &str, actor: &str, note: Option<&str>, at: i64) -> Result<AlertRow> {
+        let note = note.map(str::trim).filter(|n| !n.is_empty());
+        let (from, sql): (&[&str], &str) = match action {
+            "acknowledged" => (&["open"], "UPDATE alerts SET status = 'acknowledged', acknowledged_at = $3, acknowledged_by = $4 WHERE clinic_id = $1 AND alert_id = $2"),
+            "resolved" => {
+                if note.is_none() {
+                    return Err(StoreError::Conflict("say what was done to resolve the alert".into()));
+                }
+                (
+                    &["open", "acknowledged"],
+                    "UPDATE alerts SET status = 'resolved', resolved_at = $3, resolved_by = $4, action_taken = $5,
+                       acknowledged_at = COALESCE(acknowledged_at, $3), acknowledged_by = COALESCE(acknowledged_by, $4)
+                     WHERE clinic_id = $1 AND alert_id = $2",
+                )
+            }
+            other => return Err(StoreError::Conflict(format!("unknown alert action '{other}'"))),
+        };
+        let mut tx = self.write_tx().await?;
+        let current: String = sqlx::query("SELECT status FROM alerts WHERE clinic_id = $1 AND alert_id = $2")
+            .bind(clinic_id)
+            .bind(alert_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound { what: "alert" })?
+            .try_get("status")?;
+        if !from.contains(&current.as_str()) {
+            return Err(StoreError::Conflict(format!("this alert is {current}; it cannot be {action}")));
+        }
+        sqlx::query(sql).bind(clinic_id).bind(alert_id).bind(at).bind(actor).bind(note).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO alert_events (clinic_id, alert_id, at, actor, action, note) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(clinic_id)
+            .bind(alert_id)
+            .bind(at)
+            .bind(actor)
+            .bind(action)
+            .bind(note)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.alert(clinic_id, alert_id).await
+    }
+
+    pub async fn alert_events(&self, clinic_id: &str, alert_id: &str) -> Result<Vec<AlertEvent>> {
+        let rows = sqlx::query("SELECT at, actor, action, note FROM alert_events WHERE clinic_id = $1 AND alert_id = $2 ORDER BY at, action")
+            .bind(clinic_id)
+            .bind(alert_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(AlertEvent { at: r.try_get("at")?, actor: r.try_get("actor")?, action: r.try_get("action")?, note: r.try_get("note")? })).collect()
+    }
+}
+
+fn urgency_rank(u: &str) -> u8 {
+    match u {
+        "red" => 2,
+        "amber" => 1,
+        _ => 0,
+    }
+}
