@@ -273,6 +273,10 @@ async fn serve(config: Config, registry: Registry, banner: Option<String>) -> Re
         println!("{}", b.replace("{url}", &format!("http://{addr}")));
     }
     let state = AppState::new(store.clone(), registry, config);
+    match bordin_server::monitor::catch_up(&state).await {
+        Ok(e) => tracing::info!(cases = e.cases, signals = e.signals, raised = e.raised, "monitoring evaluated"),
+        Err(e) => tracing::error!(error = %e, "monitoring evaluation at start-up failed"),
+    }
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutting down");

@@ -190,19 +190,19 @@ pub async fn add_session(
             message: "Enter the date as YYYY-MM-DD.".into(),
         }]));
     }
-    Ok(Created::Ok(
-        state
-            .store
-            .add_session(
-                access.clinic_id(),
-                access.case_id(),
-                held_on,
-                modality,
-                status,
-                now_ms(),
-            )
-            .await?,
-    ))
+    let session = state
+        .store
+        .add_session(
+            access.clinic_id(),
+            access.case_id(),
+            held_on,
+            modality,
+            status,
+            now_ms(),
+        )
+        .await?;
+    crate::monitor::after_change(state, access.clinic_id(), access.case_id()).await;
+    Ok(Created::Ok(session))
 }
 
 /// Which session a form belongs to.
@@ -459,7 +459,10 @@ pub async fn submit_link(
         )
         .await?;
     Ok(match submitted {
-        Submitted::Stored { response_id } => SubmitOutcome::Stored { response_id },
+        Submitted::Stored { response_id } => {
+            crate::monitor::after_change(state, clinic_id, &adm.case_id).await;
+            SubmitOutcome::Stored { response_id }
+        }
         Submitted::AlreadyStored { response_id } => SubmitOutcome::AlreadyStored { response_id },
     })
 }
@@ -521,6 +524,7 @@ pub async fn submit_clinician(
             },
         )
         .await?;
+    crate::monitor::after_change(state, access.clinic_id(), access.case_id()).await;
     Ok(SubmitOutcome::Stored {
         response_id: submitted.response_id().to_owned(),
     })
@@ -696,5 +700,6 @@ pub async fn correct_response(
             },
         )
         .await?;
+    crate::monitor::after_change(state, access.clinic_id(), access.case_id()).await;
     Ok(CorrectOutcome::Stored { response_id: id })
 }

@@ -13,6 +13,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod monitor;
 pub mod pages;
 pub mod policy;
 pub mod state;

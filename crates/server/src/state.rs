@@ -14,6 +14,8 @@ pub struct AppState {
     /// Shipped instruments plus the clinic-wide instrument folder, loaded at start-up.
     pub instruments: Arc<Registry>,
     pub config: Arc<Config>,
+    /// Monitoring rules calibrated per clinic.
+    pub rules: Arc<crate::monitor::RulesCache>,
 }
 
 impl AppState {
@@ -22,6 +24,7 @@ impl AppState {
             store,
             instruments: Arc::new(instruments),
             config: Arc::new(config),
+            rules: Arc::default(),
         }
     }
 

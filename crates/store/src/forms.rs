@@ -280,7 +280,8 @@ impl Store {
         }
         let id = new_id();
         insert_response(&mut tx, clinic_id, &id, new, 1, None, None).await?;
-        crate::monitoring::refresh_case_series(&mut tx, clinic_id, new.case_id, new.submitted_at).await?;
+        crate::monitoring::refresh_case_series(&mut tx, clinic_id, new.case_id, new.submitted_at)
+            .await?;
         tx.commit().await?;
         Ok(Submitted::Stored { response_id: id })
     }
@@ -333,7 +334,8 @@ impl Store {
             }
             Err(e) => return Err(e),
         }
-        crate::monitoring::refresh_case_series(&mut tx, clinic_id, new.case_id, new.submitted_at).await?;
+        crate::monitoring::refresh_case_series(&mut tx, clinic_id, new.case_id, new.submitted_at)
+            .await?;
         tx.commit().await?;
         Ok(id)
     }

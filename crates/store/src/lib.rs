@@ -24,11 +24,11 @@ use sqlx::{AnyPool, Executor};
 
 pub use caseload::{CaseRow, CaseSummary, ClientRow, LatestScore, NewCase, SessionRow};
 pub use clinic::{AuthSession, ClinicRow, UserRow};
-pub use monitoring::{AlertEvent, AlertRow, CaseSeries, NewAlert, SubjectSeries, THERAPIST};
 pub use forms::{
     AdministrationRow, CaseScoreRow, FlagRow, NewAdministration, NewResponse, ResponseRow,
     Submitted,
 };
+pub use monitoring::{AlertEvent, AlertRow, CaseSeries, NewAlert, SubjectSeries, THERAPIST};
 
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]

@@ -28,7 +28,12 @@ const ITEM_MEASURES: [(&str, &str); 1] = [("phq9", "q9")];
 
 /// Rebuilds the series of one case from `scores`, `responses` and `sessions`, inside the caller's
 /// transaction.
-pub(crate) async fn refresh_case_series(tx: &mut sqlx::Transaction<'_, sqlx::Any>, clinic_id: &str, case_id: &str, at: i64) -> Result<()> {
+pub(crate) async fn refresh_case_series(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    clinic_id: &str,
+    case_id: &str,
+    at: i64,
+) -> Result<()> {
     let rows = sqlx::query(
         "SELECT r.response_id, r.client_id, r.respondent, r.instrument_id, r.answers, se.number, s.scale_id, s.value
          FROM responses r
@@ -45,29 +50,54 @@ pub(crate) async fn refresh_case_series(tx: &mut sqlx::Transaction<'_, sqlx::Any
     let mut subjects: BTreeMap<String, SubjectSeries> = BTreeMap::new();
     let mut items_done: std::collections::HashSet<String> = std::collections::HashSet::new();
     for r in &rows {
-        let Some(value) = r.try_get::<Option<f64>, _>("value")? else { continue };
+        let Some(value) = r.try_get::<Option<f64>, _>("value")? else {
+            continue;
+        };
         let respondent: String = r.try_get("respondent")?;
-        let subject = if respondent == "client" { r.try_get::<Option<String>, _>("client_id")?.unwrap_or_else(|| THERAPIST.to_owned()) } else { THERAPIST.to_owned() };
+        let subject = if respondent == "client" {
+            r.try_get::<Option<String>, _>("client_id")?
+                .unwrap_or_else(|| THERAPIST.to_owned())
+        } else {
+            THERAPIST.to_owned()
+        };
         let instrument: String = r.try_get("instrument_id")?;
         let number: i64 = r.try_get("number")?;
         let scale: String = r.try_get("scale_id")?;
-        push(subjects.entry(subject.clone()).or_default(), &format!("{instrument}.{scale}"), number, value);
+        push(
+            subjects.entry(subject.clone()).or_default(),
+            &format!("{instrument}.{scale}"),
+            number,
+            value,
+        );
         let response_id: String = r.try_get("response_id")?;
         for (inst, item) in ITEM_MEASURES {
             if inst == instrument && items_done.insert(response_id.clone()) {
                 let answers: String = r.try_get("answers")?;
-                let parsed: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&answers).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                if let Some(v) = parsed.get(item).and_then(|v| v.as_str()).and_then(|s| s.parse::<f64>().ok()) {
-                    push(subjects.entry(subject.clone()).or_default(), &format!("{inst}.{item}"), number, v);
+                let parsed: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_str(&answers)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                if let Some(v) = parsed
+                    .get(item)
+                    .and_then(|v| v.as_str())
+                    .and_then(|s| s.parse::<f64>().ok())
+                {
+                    push(
+                        subjects.entry(subject.clone()).or_default(),
+                        &format!("{inst}.{item}"),
+                        number,
+                        v,
+                    );
                 }
             }
         }
     }
-    let sessions = sqlx::query("SELECT number, status FROM sessions WHERE clinic_id = $1 AND case_id = $2 ORDER BY number")
-        .bind(clinic_id)
-        .bind(case_id)
-        .fetch_all(&mut **tx)
-        .await?;
+    let sessions = sqlx::query(
+        "SELECT number, status FROM sessions WHERE clinic_id = $1 AND case_id = $2 ORDER BY number",
+    )
+    .bind(clinic_id)
+    .bind(case_id)
+    .fetch_all(&mut **tx)
+    .await?;
     let mut sess = BTreeMap::new();
     for r in &sessions {
         let status: String = r.try_get("status")?;
@@ -78,8 +108,15 @@ pub(crate) async fn refresh_case_series(tx: &mut sqlx::Transaction<'_, sqlx::Any
             _ => None,
         };
     }
-    let series_json = serde_json::to_string(&subjects).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let sessions_json = serde_json::to_string(&sess.iter().map(|(k, v)| (k.to_string(), *v)).collect::<BTreeMap<_, _>>()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let series_json =
+        serde_json::to_string(&subjects).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let sessions_json = serde_json::to_string(
+        &sess
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect::<BTreeMap<_, _>>(),
+    )
+    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
     sqlx::query(
         "INSERT INTO case_series (clinic_id, case_id, series, sessions, updated_at) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (clinic_id, case_id) DO UPDATE SET series = excluded.series, sessions = excluded.sessions, updated_at = excluded.updated_at",
@@ -106,11 +143,15 @@ fn push(s: &mut SubjectSeries, measure: &str, session: i64, value: f64) {
 fn series_from(r: &AnyRow) -> Result<CaseSeries> {
     let series: String = r.try_get("series")?;
     let sessions: String = r.try_get("sessions")?;
-    let sessions: BTreeMap<String, bool> = serde_json::from_str(&sessions).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let sessions: BTreeMap<String, bool> =
+        serde_json::from_str(&sessions).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     Ok(CaseSeries {
         case_id: r.try_get("case_id")?,
         subjects: serde_json::from_str(&series).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        sessions: sessions.into_iter().filter_map(|(k, v)| k.parse().ok().map(|k| (k, v))).collect(),
+        sessions: sessions
+            .into_iter()
+            .filter_map(|(k, v)| k.parse().ok().map(|k| (k, v)))
+            .collect(),
         case_status: r.try_get("status")?,
     })
 }
@@ -194,7 +235,10 @@ impl Store {
         .await?;
         match r {
             Some(r) => series_from(&r),
-            None => Ok(CaseSeries { case_id: case_id.to_owned(), ..CaseSeries::default() }),
+            None => Ok(CaseSeries {
+                case_id: case_id.to_owned(),
+                ..CaseSeries::default()
+            }),
         }
     }
 
@@ -220,7 +264,12 @@ impl Store {
 
     /// Raises alerts; an event that already has an alert (in any state) is skipped, so a resolved
     /// alert never comes back for the same event. Returns the ids of the alerts raised now.
-    pub async fn raise_alerts(&self, clinic_id: &str, alerts: &[NewAlert], at: i64) -> Result<Vec<String>> {
+    pub async fn raise_alerts(
+        &self,
+        clinic_id: &str,
+        alerts: &[NewAlert],
+        at: i64,
+    ) -> Result<Vec<String>> {
         if alerts.is_empty() {
             return Ok(Vec::new());
         }
@@ -261,7 +310,12 @@ impl Store {
     }
 
     /// Alerts of a clinic, optionally of one case and in some states, most urgent and newest first.
-    pub async fn alerts(&self, clinic_id: &str, case_id: Option<&str>, statuses: &[&str]) -> Result<Vec<AlertRow>> {
+    pub async fn alerts(
+        &self,
+        clinic_id: &str,
+        case_id: Option<&str>,
+        statuses: &[&str],
+    ) -> Result<Vec<AlertRow>> {
         let rows = match case_id {
             Some(c) => sqlx::query(&format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE clinic_id = $1 AND case_id = $2 ORDER BY raised_at DESC, session_number DESC"))
                 .bind(clinic_id)
@@ -282,18 +336,28 @@ impl Store {
     }
 
     pub async fn alert(&self, clinic_id: &str, alert_id: &str) -> Result<AlertRow> {
-        let r = sqlx::query(&format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE clinic_id = $1 AND alert_id = $2"))
-            .bind(clinic_id)
-            .bind(alert_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound { what: "alert" })?;
+        let r = sqlx::query(&format!(
+            "SELECT {ALERT_COLUMNS} FROM alerts WHERE clinic_id = $1 AND alert_id = $2"
+        ))
+        .bind(clinic_id)
+        .bind(alert_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound { what: "alert" })?;
         alert_from(&r)
     }
 
     /// Moves an alert on: open → acknowledged → resolved (open → resolved is allowed too).
     /// Resolving needs a note on what was done. Each change is recorded in `alert_events`.
-    pub async fn update_alert(&self, clinic_id: &str, alert_id: &str, action: &str, actor: &str, note: Option<&str>, at: i64) -> Result<AlertRow> {
+    pub async fn update_alert(
+        &self,
+        clinic_id: &str,
+        alert_id: &str,
+        action: &str,
+        actor: &str,
+        note: Option<&str>,
+        at: i64,
+    ) -> Result<AlertRow> {
         let note = note.map(str::trim).filter(|n| !n.is_empty());
         let (from, sql): (&[&str], &str) = match action {
             "acknowledged" => (&["open"], "UPDATE alerts SET status = 'acknowledged', acknowledged_at = $3, acknowledged_by = $4 WHERE clinic_id = $1 AND alert_id = $2"),
@@ -311,17 +375,27 @@ impl Store {
             other => return Err(StoreError::Conflict(format!("unknown alert action '{other}'"))),
         };
         let mut tx = self.write_tx().await?;
-        let current: String = sqlx::query("SELECT status FROM alerts WHERE clinic_id = $1 AND alert_id = $2")
+        let current: String =
+            sqlx::query("SELECT status FROM alerts WHERE clinic_id = $1 AND alert_id = $2")
+                .bind(clinic_id)
+                .bind(alert_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::NotFound { what: "alert" })?
+                .try_get("status")?;
+        if !from.contains(&current.as_str()) {
+            return Err(StoreError::Conflict(format!(
+                "this alert is {current}; it cannot be {action}"
+            )));
+        }
+        sqlx::query(sql)
             .bind(clinic_id)
             .bind(alert_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound { what: "alert" })?
-            .try_get("status")?;
-        if !from.contains(&current.as_str()) {
-            return Err(StoreError::Conflict(format!("this alert is {current}; it cannot be {action}")));
-        }
-        sqlx::query(sql).bind(clinic_id).bind(alert_id).bind(at).bind(actor).bind(note).execute(&mut *tx).await?;
+            .bind(at)
+            .bind(actor)
+            .bind(note)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("INSERT INTO alert_events (clinic_id, alert_id, at, actor, action, note) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(clinic_id)
             .bind(alert_id)
@@ -341,7 +415,16 @@ impl Store {
             .bind(alert_id)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(|r| Ok(AlertEvent { at: r.try_get("at")?, actor: r.try_get("actor")?, action: r.try_get("action")?, note: r.try_get("note")? })).collect()
+        rows.iter()
+            .map(|r| {
+                Ok(AlertEvent {
+                    at: r.try_get("at")?,
+                    actor: r.try_get("actor")?,
+                    action: r.try_get("action")?,
+                    note: r.try_get("note")?,
+                })
+            })
+            .collect()
     }
 }
 

@@ -39,18 +39,28 @@ pub fn pooled_within_sd(courses: &[Vec<f64>]) -> Option<f64> {
 /// Returns `base` with the clinic's own figures wherever it has enough data.
 pub fn calibrate(mut rules: Rules, cases: &[CalibrationCase<'_>]) -> Rules {
     for (measure, rule) in rules.ruptures.iter_mut() {
-        let courses: Vec<Vec<f64>> =
-            cases.iter().filter_map(|c| c.data.series.get(measure)).map(|pts| pts.iter().map(|p| p.value).collect()).collect();
+        let courses: Vec<Vec<f64>> = cases
+            .iter()
+            .filter_map(|c| c.data.series.get(measure))
+            .map(|pts| pts.iter().map(|p| p.value).collect())
+            .collect();
         rule.clinic_noise = pooled_within_sd(&courses);
     }
     let mut basis = Vec::new();
     for (measure, cut) in rules.thresholds.low_early.iter_mut() {
-        let mut firsts: Vec<f64> =
-            cases.iter().filter_map(|c| c.data.series.get(measure)).filter_map(|pts| pts.iter().find(|p| p.session <= 3)).map(|p| p.value).collect();
+        let mut firsts: Vec<f64> = cases
+            .iter()
+            .filter_map(|c| c.data.series.get(measure))
+            .filter_map(|pts| pts.iter().find(|p| p.session <= 3))
+            .map(|p| p.value)
+            .collect();
         if firsts.len() >= MIN_CASES_EARLY {
             firsts.sort_by(f64::total_cmp);
             *cut = quantile(&firsts, 0.25);
-            basis.push(format!("{measure}: this clinic's 25th percentile of early scores ({} cases)", firsts.len()));
+            basis.push(format!(
+                "{measure}: this clinic's 25th percentile of early scores ({} cases)",
+                firsts.len()
+            ));
         }
     }
     if !basis.is_empty() {
@@ -58,7 +68,12 @@ pub fn calibrate(mut rules: Rules, cases: &[CalibrationCase<'_>]) -> Rules {
     }
     let mut expected = ExpectedTrajectories::default();
     for measure in rules.change.keys() {
-        let courses: Vec<Vec<super::rupture::Point>> = cases.iter().filter(|c| c.closed).filter_map(|c| c.data.series.get(measure)).cloned().collect();
+        let courses: Vec<Vec<super::rupture::Point>> = cases
+            .iter()
+            .filter(|c| c.closed)
+            .filter_map(|c| c.data.series.get(measure))
+            .cloned()
+            .collect();
         if let Some(m) = ExpectedTrajectories::fit(&courses, 3) {
             expected.models.insert(measure.clone(), m);
         }
@@ -89,7 +104,13 @@ mod tests {
                 c
             })
             .collect();
-        let cal: Vec<CalibrationCase> = cases.iter().map(|d| CalibrationCase { closed: false, data: d }).collect();
+        let cal: Vec<CalibrationCase> = cases
+            .iter()
+            .map(|d| CalibrationCase {
+                closed: false,
+                data: d,
+            })
+            .collect();
         let rules = calibrate(Rules::default(), &cal);
         // Values 30..49, each twice: the 25th percentile sits at rank 0.25 · 39 = 9.75, between
         // sorted[9] = 34 and sorted[10] = 35 → 34.75.

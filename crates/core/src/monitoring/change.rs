@@ -42,9 +42,16 @@ pub fn reliable_change_points(sd_reference: f64, reliability: f64) -> f64 {
 /// With both norms, c = (SD_func · M_dys + SD_dys · M_func) / (SD_func + SD_dys) (preferred);
 /// with the clinical norm only, a = M_dys − 2 · SD_dys when lower is healthier (M_dys + 2 · SD_dys
 /// when higher is healthier).
-pub fn clinical_cutoff(mean_dys: f64, sd_dys: f64, functional: Option<(f64, f64)>, lower_is_better: bool) -> f64 {
+pub fn clinical_cutoff(
+    mean_dys: f64,
+    sd_dys: f64,
+    functional: Option<(f64, f64)>,
+    lower_is_better: bool,
+) -> f64 {
     match functional {
-        Some((mean_func, sd_func)) => (sd_func * mean_dys + sd_dys * mean_func) / (sd_func + sd_dys),
+        Some((mean_func, sd_func)) => {
+            (sd_func * mean_dys + sd_dys * mean_func) / (sd_func + sd_dys)
+        }
         None if lower_is_better => mean_dys - 2.0 * sd_dys,
         None => mean_dys + 2.0 * sd_dys,
     }
@@ -72,9 +79,21 @@ impl ChangeRule {
             _ => return None,
         };
         let caseness = n.caseness.or_else(|| {
-            n.mean_clinical.zip(n.sd_clinical).map(|(m, sd)| clinical_cutoff(m, sd, n.mean_functional.zip(n.sd_functional), !n.higher_is_better))
+            n.mean_clinical.zip(n.sd_clinical).map(|(m, sd)| {
+                clinical_cutoff(
+                    m,
+                    sd,
+                    n.mean_functional.zip(n.sd_functional),
+                    !n.higher_is_better,
+                )
+            })
         });
-        Some(Self { higher_is_better: n.higher_is_better, reliable_points, caseness, basis: n.source.clone() })
+        Some(Self {
+            higher_is_better: n.higher_is_better,
+            reliable_points,
+            caseness,
+            basis: n.source.clone(),
+        })
     }
 
     /// Change from `pre` to `post` in the "better" direction (positive = improvement).
@@ -88,7 +107,13 @@ impl ChangeRule {
 
     /// Whether a score is a clinical case under this rule.
     pub fn is_case(&self, score: f64) -> Option<bool> {
-        self.caseness.map(|c| if self.higher_is_better { score <= c } else { score >= c })
+        self.caseness.map(|c| {
+            if self.higher_is_better {
+                score <= c
+            } else {
+                score >= c
+            }
+        })
     }
 
     /// Classifies the change from intake to now.
@@ -127,7 +152,12 @@ mod tests {
     use super::*;
 
     fn phq9() -> ChangeRule {
-        ChangeRule { higher_is_better: false, reliable_points: 6.0, caseness: Some(10.0), basis: "IAPT".into() }
+        ChangeRule {
+            higher_is_better: false,
+            reliable_points: 6.0,
+            caseness: Some(10.0),
+            basis: "IAPT".into(),
+        }
     }
 
     #[test]

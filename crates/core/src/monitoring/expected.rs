@@ -124,20 +124,40 @@ impl ExpectedTrajectories {
                 cases: chunk.len(),
             });
         }
-        Some(MeasureModel { bands: out, closed_cases: by_intake.len() })
+        Some(MeasureModel {
+            bands: out,
+            closed_cases: by_intake.len(),
+        })
     }
 
     /// Judges the latest score of a course.
-    pub fn judge(&self, measure: &str, rule: &ChangeRule, intake: f64, session: i64, value: f64) -> Option<Judgement> {
+    pub fn judge(
+        &self,
+        measure: &str,
+        rule: &ChangeRule,
+        intake: f64,
+        session: i64,
+        value: f64,
+    ) -> Option<Judgement> {
         if let Some(m) = self.models.get(measure) {
             let band = m
                 .bands
                 .iter()
                 .find(|b| intake >= b.intake_min && intake <= b.intake_max)
-                .or_else(|| if intake < m.bands.first()?.intake_min { m.bands.first() } else { m.bands.last() })?;
+                .or_else(|| {
+                    if intake < m.bands.first()?.intake_min {
+                        m.bands.first()
+                    } else {
+                        m.bands.last()
+                    }
+                })?;
             let expected = band.expected(session);
             let (lo, hi) = (expected + band.p10, expected + band.p90);
-            let off_track = if rule.higher_is_better { value < lo } else { value > hi };
+            let off_track = if rule.higher_is_better {
+                value < lo
+            } else {
+                value > hi
+            };
             return Some(Judgement {
                 off_track,
                 basis: "clinic",
@@ -162,7 +182,13 @@ impl ExpectedTrajectories {
         } else {
             return None;
         };
-        Some(Judgement { off_track, basis: "published_rule", expected: None, band: None, reason })
+        Some(Judgement {
+            off_track,
+            basis: "published_rule",
+            expected: None,
+            band: None,
+            reason,
+        })
     }
 }
 
@@ -171,7 +197,12 @@ mod tests {
     use super::*;
 
     fn phq9() -> ChangeRule {
-        ChangeRule { higher_is_better: false, reliable_points: 6.0, caseness: Some(10.0), basis: "IAPT".into() }
+        ChangeRule {
+            higher_is_better: false,
+            reliable_points: 6.0,
+            caseness: Some(10.0),
+            basis: "IAPT".into(),
+        }
     }
 
     #[test]
@@ -184,7 +215,10 @@ mod tests {
         assert!(e.judge("phq9.total", &r, 18.0, 6, 13.0).unwrap().off_track); // 5 < 6
         assert!(!e.judge("phq9.total", &r, 18.0, 6, 12.0).unwrap().off_track);
         assert!(e.judge("phq9.total", &r, 7.0, 6, 7.0).is_none()); // not a case at intake
-        assert_eq!(e.judge("phq9.total", &r, 18.0, 6, 13.0).unwrap().basis, "published_rule");
+        assert_eq!(
+            e.judge("phq9.total", &r, 18.0, 6, 13.0).unwrap().basis,
+            "published_rule"
+        );
     }
 
     #[test]
@@ -201,14 +235,28 @@ mod tests {
     fn the_clinic_model_is_used_from_200_closed_cases() {
         // 200 cases from 18 following 18 − 4 · ln t, residuals ±1 alternating.
         let courses: Vec<Vec<Point>> = (0..200)
-            .map(|c| (1..=8).map(|t| Point { session: t, value: 18.0 - 4.0 * (t as f64).ln() + if (c + t) % 2 == 0 { 1.0 } else { -1.0 } }).collect())
+            .map(|c| {
+                (1..=8)
+                    .map(|t| Point {
+                        session: t,
+                        value: 18.0 - 4.0 * (t as f64).ln()
+                            + if (c + t) % 2 == 0 { 1.0 } else { -1.0 },
+                    })
+                    .collect()
+            })
             .collect();
         assert!(ExpectedTrajectories::fit(&courses[..199], 1).is_none());
         let m = ExpectedTrajectories::fit(&courses, 1).unwrap();
         let mut e = ExpectedTrajectories::default();
         e.models.insert("phq9.total".into(), m);
-        let j = e.judge("phq9.total", &phq9(), 18.0, 6, 18.0 - 4.0 * 6f64.ln()).unwrap();
+        let j = e
+            .judge("phq9.total", &phq9(), 18.0, 6, 18.0 - 4.0 * 6f64.ln())
+            .unwrap();
         assert_eq!((j.basis, j.off_track), ("clinic", false));
-        assert!(e.judge("phq9.total", &phq9(), 18.0, 6, 16.0).unwrap().off_track); // 16 > 10.8 + 1
+        assert!(
+            e.judge("phq9.total", &phq9(), 18.0, 6, 16.0)
+                .unwrap()
+                .off_track
+        ); // 16 > 10.8 + 1
     }
 }

@@ -50,7 +50,15 @@ pub struct RuptureRule {
 impl RuptureRule {
     /// Defaults with the given noise floor.
     pub fn with_floor(noise_floor: f64) -> Self {
-        Self { k: 1.5, min_history: 2, repair_window: 3, repair_fraction: 0.5, max_decline: 3, noise_floor, clinic_noise: None }
+        Self {
+            k: 1.5,
+            min_history: 2,
+            repair_window: 3,
+            repair_fraction: 0.5,
+            max_decline: 3,
+            noise_floor,
+            clinic_noise: None,
+        }
     }
 
     /// WAI-SR / WAI-SRT total (12–60): floor 2 points (statistics reference).
@@ -135,7 +143,9 @@ fn level(history: &[f64], rule: &RuptureRule) -> Option<(f64, f64, f64)> {
         return None;
     }
     let baseline = mean(history);
-    let noise = sample_sd(history).max(rule.clinic_noise.unwrap_or(0.0)).max(rule.noise_floor);
+    let noise = sample_sd(history)
+        .max(rule.clinic_noise.unwrap_or(0.0))
+        .max(rule.noise_floor);
     Some((baseline, noise, baseline - rule.k * noise))
 }
 
@@ -214,7 +224,8 @@ pub fn detect(points: &[Point], rule: &RuptureRule) -> Vec<RuptureEpisode> {
             let first = history_idx.len() - j;
             let idxs = &history_idx[first..];
             // Consecutive sessions only, each no higher than the one before, ending above this.
-            let consecutive = idxs.windows(2).all(|w| w[1] == w[0] + 1) && idxs.last() == Some(&(i - 1));
+            let consecutive =
+                idxs.windows(2).all(|w| w[1] == w[0] + 1) && idxs.last() == Some(&(i - 1));
             let mut seq: Vec<f64> = idxs.iter().map(|&k| points[k].value).collect();
             seq.push(p.value);
             let falling = seq.windows(2).all(|w| w[1] <= w[0]) && seq.first() > seq.last();
@@ -260,31 +271,59 @@ mod tests {
     use super::*;
 
     fn pts(values: &[f64]) -> Vec<Point> {
-        values.iter().enumerate().map(|(i, &v)| Point { session: i as i64 + 1, value: v }).collect()
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| Point {
+                session: i as i64 + 1,
+                value: v,
+            })
+            .collect()
     }
 
     #[test]
     fn a_v_shaped_dip_is_a_rupture_repaired_by_hand() {
         // history [50, 51, 50, 50]: mean 50.25, sd 0.5 → noise = floor 2; threshold 50.25 − 3 = 47.25.
         // 46 ≤ 47.25 → rupture at session 5; repair needs ≥ 50.25 − 1 = 49.25: 48 no, 50 yes (s7).
-        let e = detect(&pts(&[50.0, 51.0, 50.0, 50.0, 46.0, 48.0, 50.0]), &RuptureRule::wai_total());
+        let e = detect(
+            &pts(&[50.0, 51.0, 50.0, 50.0, 46.0, 48.0, 50.0]),
+            &RuptureRule::wai_total(),
+        );
         assert_eq!(e.len(), 1);
         let r = &e[0];
-        assert_eq!((r.start_session, r.detected_session, r.shape), (5, 5, RuptureShape::Sudden));
-        assert!((r.baseline - 50.25).abs() < 1e-9 && (r.noise - 2.0).abs() < 1e-9 && (r.threshold - 47.25).abs() < 1e-9);
-        assert_eq!((r.status, r.repaired_session, r.lowest), (RuptureStatus::Repaired, Some(7), 46.0));
+        assert_eq!(
+            (r.start_session, r.detected_session, r.shape),
+            (5, 5, RuptureShape::Sudden)
+        );
+        assert!(
+            (r.baseline - 50.25).abs() < 1e-9
+                && (r.noise - 2.0).abs() < 1e-9
+                && (r.threshold - 47.25).abs() < 1e-9
+        );
+        assert_eq!(
+            (r.status, r.repaired_session, r.lowest),
+            (RuptureStatus::Repaired, Some(7), 46.0)
+        );
     }
 
     #[test]
     fn no_rupture_before_two_earlier_scores() {
-        assert!(detect(&pts(&[55.0, 40.0, 41.0]), &RuptureRule::wai_total()).iter().all(|e| e.detected_session != 2));
+        assert!(detect(&pts(&[55.0, 40.0, 41.0]), &RuptureRule::wai_total())
+            .iter()
+            .all(|e| e.detected_session != 2));
     }
 
     #[test]
     fn an_unrepaired_drop_is_unresolved_after_three_sessions() {
-        let e = detect(&pts(&[50.0, 50.0, 50.0, 44.0, 45.0, 44.0, 45.0, 45.0]), &RuptureRule::wai_total());
+        let e = detect(
+            &pts(&[50.0, 50.0, 50.0, 44.0, 45.0, 44.0, 45.0, 45.0]),
+            &RuptureRule::wai_total(),
+        );
         assert_eq!(e.len(), 1);
-        assert_eq!((e[0].detected_session, e[0].status), (4, RuptureStatus::Unresolved));
+        assert_eq!(
+            (e[0].detected_session, e[0].status),
+            (4, RuptureStatus::Unresolved)
+        );
         // After that the new level (around 45) is the reference: no further rupture.
     }
 
@@ -298,9 +337,15 @@ mod tests {
     fn a_multi_session_decline_by_hand() {
         // [50, 50] then 49, 47: at 47 the level [50, 50, 49] gives threshold 49.67 − 3 = 46.67, not met;
         // the decline 49 → 47 against the level before it ([50, 50]: 50 − 3 = 47) is met: 47 ≤ 47.
-        let e = detect(&pts(&[50.0, 50.0, 49.0, 47.0, 50.0]), &RuptureRule::wai_total());
+        let e = detect(
+            &pts(&[50.0, 50.0, 49.0, 47.0, 50.0]),
+            &RuptureRule::wai_total(),
+        );
         assert_eq!(e.len(), 1);
-        assert_eq!((e[0].shape, e[0].start_session, e[0].detected_session), (RuptureShape::Decline, 3, 4));
+        assert_eq!(
+            (e[0].shape, e[0].start_session, e[0].detected_session),
+            (RuptureShape::Decline, 3, 4)
+        );
         assert_eq!(e[0].repaired_session, Some(5));
     }
 
@@ -308,9 +353,17 @@ mod tests {
     fn flat_high_and_noisy_courses_raise_nothing() {
         let rule = RuptureRule::wai_total();
         assert!(detect(&pts(&[60.0; 16]), &rule).is_empty());
-        assert!(detect(&pts(&[58.0, 59.0, 60.0, 58.0, 59.0, 60.0, 59.0, 58.0, 60.0, 59.0]), &rule).is_empty());
+        assert!(detect(
+            &pts(&[58.0, 59.0, 60.0, 58.0, 59.0, 60.0, 59.0, 58.0, 60.0, 59.0]),
+            &rule
+        )
+        .is_empty());
         // Noisy client (sd ≈ 4.5): a 5-point dip is within their usual swing.
-        assert!(detect(&pts(&[40.0, 48.0, 42.0, 50.0, 41.0, 49.0, 44.0, 47.0, 42.0]), &rule).is_empty());
+        assert!(detect(
+            &pts(&[40.0, 48.0, 42.0, 50.0, 41.0, 49.0, 44.0, 47.0, 42.0]),
+            &rule
+        )
+        .is_empty());
     }
 
     #[test]

@@ -40,7 +40,10 @@ impl CaseData {
     }
 
     fn value_at(&self, measure: &str, session: i64) -> Option<f64> {
-        self.get(measure).iter().find(|p| p.session == session).map(|p| p.value)
+        self.get(measure)
+            .iter()
+            .find(|p| p.session == session)
+            .map(|p| p.value)
     }
 }
 
@@ -99,9 +102,12 @@ impl SignalKind {
     pub fn urgency(self) -> Urgency {
         match self {
             Self::Risk => Urgency::Red,
-            Self::Rupture | Self::ReliableDeterioration | Self::NotOnTrack | Self::DropoutRisk | Self::Discrepancy | Self::LowEarlyAlliance => {
-                Urgency::Amber
-            }
+            Self::Rupture
+            | Self::ReliableDeterioration
+            | Self::NotOnTrack
+            | Self::DropoutRisk
+            | Self::Discrepancy
+            | Self::LowEarlyAlliance => Urgency::Amber,
             Self::MissingMeasure => Urgency::Amber,
             Self::Repair | Self::ReliableImprovement | Self::Recovery => Urgency::Green,
         }
@@ -190,14 +196,22 @@ impl Rules {
             }
         }
         for inst in ["wai_sr", "wai_srt"] {
-            r.ruptures.insert(format!("{inst}.total"), RuptureRule::wai_total());
+            r.ruptures
+                .insert(format!("{inst}.total"), RuptureRule::wai_total());
             for sub in ["bond", "goal", "task"] {
-                r.ruptures.insert(format!("{inst}.{sub}"), RuptureRule::wai_subscale());
+                r.ruptures
+                    .insert(format!("{inst}.{sub}"), RuptureRule::wai_subscale());
             }
         }
-        r.ruptures.insert("session_check.total".into(), RuptureRule::for_range(40.0, 1.0));
+        r.ruptures.insert(
+            "session_check.total".into(),
+            RuptureRule::for_range(40.0, 1.0),
+        );
         for sub in ["bond", "goal", "task", "overall"] {
-            r.ruptures.insert(format!("session_check.{sub}"), RuptureRule::for_range(10.0, 1.0));
+            r.ruptures.insert(
+                format!("session_check.{sub}"),
+                RuptureRule::for_range(10.0, 1.0),
+            );
         }
         r
     }
@@ -221,7 +235,10 @@ pub fn evaluate(case: &CaseData, rules: &Rules) -> Vec<Signal> {
     let mut out = Vec::new();
     let mut episodes: BTreeMap<&str, Vec<RuptureEpisode>> = BTreeMap::new();
     for (measure, rule) in &rules.ruptures {
-        if !CLIENT_ALLIANCE.iter().any(|p| measure.starts_with(&format!("{p}."))) {
+        if !CLIENT_ALLIANCE
+            .iter()
+            .any(|p| measure.starts_with(&format!("{p}.")))
+        {
             continue;
         }
         let eps = detect(case.get(measure), rule);
@@ -250,12 +267,18 @@ fn rupture_signals(measure: &str, eps: &[RuptureEpisode], case: &CaseData, out: 
         let mut pattern = serde_json::Value::Null;
         if let Some((inst, sub @ ("goal" | "task"))) = measure.split_once('.') {
             let bond = case.value_at(&format!("{inst}.bond"), e.detected_session);
-            let bond_before: Vec<f64> = case.get(&format!("{inst}.bond")).iter().filter(|p| p.session < e.start_session).map(|p| p.value).collect();
+            let bond_before: Vec<f64> = case
+                .get(&format!("{inst}.bond"))
+                .iter()
+                .filter(|p| p.session < e.start_session)
+                .map(|p| p.value)
+                .collect();
             if let Some(b) = bond {
                 if !bond_before.is_empty() {
                     let level = bond_before.iter().sum::<f64>() / bond_before.len() as f64;
                     if b >= level - e.noise {
-                        pattern = serde_json::json!(format!("{sub} agreement fell while the bond held"));
+                        pattern =
+                            serde_json::json!(format!("{sub} agreement fell while the bond held"));
                     }
                 }
             }
@@ -299,7 +322,13 @@ fn rupture_signals(measure: &str, eps: &[RuptureEpisode], case: &CaseData, out: 
     }
 }
 
-fn change_signals(measure: &str, points: &[Point], rule: &ChangeRule, expected: &ExpectedTrajectories, out: &mut Vec<Signal>) {
+fn change_signals(
+    measure: &str,
+    points: &[Point],
+    rule: &ChangeRule,
+    expected: &ExpectedTrajectories,
+    out: &mut Vec<Signal>,
+) {
     let Some(intake) = points.first() else { return };
     // Reliable change is reported the first time it is reached (and again if it reverses).
     let mut last: Option<ChangeClass> = None;
@@ -341,7 +370,12 @@ fn change_signals(measure: &str, points: &[Point], rule: &ChangeRule, expected: 
                     kind: SignalKind::NotOnTrack,
                     measure: measure.to_owned(),
                     session: latest.session,
-                    message: format!("{measure}: {} at session {} — {}", fmt(latest.value), latest.session, e.reason),
+                    message: format!(
+                        "{measure}: {} at session {} — {}",
+                        fmt(latest.value),
+                        latest.session,
+                        e.reason
+                    ),
                     detail: serde_json::to_value(&e).unwrap_or_default(),
                     event_key: format!("not_on_track:{measure}:{}", latest.session),
                 });
@@ -374,14 +408,20 @@ fn discrepancy_signals(case: &CaseData, t: &Thresholds, out: &mut Vec<Signal>) {
             }
         }
         for sub in ["bond", "goal", "task"] {
-            if let (Some(th), Some(c)) = (case.value_at(&format!("wai_srt.{sub}"), p.session), case.value_at(&format!("wai_sr.{sub}"), p.session)) {
+            if let (Some(th), Some(c)) = (
+                case.value_at(&format!("wai_srt.{sub}"), p.session),
+                case.value_at(&format!("wai_sr.{sub}"), p.session),
+            ) {
                 if th - c >= t.discrepancy_subscale {
                     over.push((sub, th, c));
                 }
             }
         }
         if !over.is_empty() {
-            let parts: Vec<String> = over.iter().map(|(s, th, c)| format!("{s} {} vs {}", fmt(*th), fmt(*c))).collect();
+            let parts: Vec<String> = over
+                .iter()
+                .map(|(s, th, c)| format!("{s} {} vs {}", fmt(*th), fmt(*c)))
+                .collect();
             out.push(Signal {
                 kind: SignalKind::Discrepancy,
                 measure: "wai_srt.total".into(),
@@ -397,7 +437,11 @@ fn discrepancy_signals(case: &CaseData, t: &Thresholds, out: &mut Vec<Signal>) {
 
 fn low_early_signals(case: &CaseData, t: &Thresholds, out: &mut Vec<Signal>) {
     for (measure, &cut) in &t.low_early {
-        if let Some(p) = case.get(measure).iter().find(|p| p.session <= 3 && p.value < cut) {
+        if let Some(p) = case
+            .get(measure)
+            .iter()
+            .find(|p| p.session <= 3 && p.value < cut)
+        {
             out.push(Signal {
                 kind: SignalKind::LowEarlyAlliance,
                 measure: measure.clone(),
@@ -411,7 +455,11 @@ fn low_early_signals(case: &CaseData, t: &Thresholds, out: &mut Vec<Signal>) {
 }
 
 fn missing_signals(case: &CaseData, out: &mut Vec<Signal>) {
-    let measured = |s: i64| CLIENT_ALLIANCE.iter().any(|i| case.value_at(&format!("{i}.total"), s).is_some());
+    let measured = |s: i64| {
+        CLIENT_ALLIANCE
+            .iter()
+            .any(|i| case.value_at(&format!("{i}.total"), s).is_some())
+    };
     for (&s, &attended) in &case.sessions {
         if attended && !measured(s) {
             out.push(Signal {
@@ -442,38 +490,99 @@ pub struct RiskFactor {
 /// Flückiger et al. 2018 on weak and falling alliance and dropout): early alliance low (2),
 /// an unresolved rupture (2), two or more missed sessions or measures (1.5), not on track (1),
 /// client alliance falling over the last 3 sessions (1.5).
-pub fn dropout_factors(case: &CaseData, signals: &[Signal], episodes: &BTreeMap<&str, Vec<RuptureEpisode>>) -> Vec<RiskFactor> {
-    let low_early = signals.iter().any(|s| s.kind == SignalKind::LowEarlyAlliance);
-    let unresolved = episodes.values().flatten().any(|e| e.status == RuptureStatus::Unresolved);
-    let missed = case.sessions.values().filter(|a| !**a).count() + signals.iter().filter(|s| s.kind == SignalKind::MissingMeasure).count();
+pub fn dropout_factors(
+    case: &CaseData,
+    signals: &[Signal],
+    episodes: &BTreeMap<&str, Vec<RuptureEpisode>>,
+) -> Vec<RiskFactor> {
+    let low_early = signals
+        .iter()
+        .any(|s| s.kind == SignalKind::LowEarlyAlliance);
+    let unresolved = episodes
+        .values()
+        .flatten()
+        .any(|e| e.status == RuptureStatus::Unresolved);
+    let missed = case.sessions.values().filter(|a| !**a).count()
+        + signals
+            .iter()
+            .filter(|s| s.kind == SignalKind::MissingMeasure)
+            .count();
     let off_track = signals.iter().any(|s| s.kind == SignalKind::NotOnTrack);
     let falling = CLIENT_ALLIANCE.iter().any(|i| {
         let pts = case.get(&format!("{i}.total"));
-        pts.len() >= 3 && pts[pts.len() - 3..].windows(2).all(|w| w[1].value < w[0].value)
+        pts.len() >= 3
+            && pts[pts.len() - 3..]
+                .windows(2)
+                .all(|w| w[1].value < w[0].value)
     });
-    let f = |factor, weight: f64, present: bool, why: String| RiskFactor { factor, weight, present, contribution: if present { weight } else { 0.0 }, why };
+    let f = |factor, weight: f64, present: bool, why: String| RiskFactor {
+        factor,
+        weight,
+        present,
+        contribution: if present { weight } else { 0.0 },
+        why,
+    };
     vec![
-        f("low_early_alliance", 2.0, low_early, "client alliance low in sessions 1–3".into()),
-        f("unresolved_rupture", 2.0, unresolved, "a rupture not repaired within 3 sessions".into()),
-        f("missed_sessions_or_measures", 1.5, missed >= 2, format!("{missed} missed sessions or alliance measures")),
-        f("not_on_track", 1.0, off_track, "outcome below the expected course".into()),
-        f("alliance_falling", 1.5, falling, "client alliance fell at each of the last 3 ratings".into()),
+        f(
+            "low_early_alliance",
+            2.0,
+            low_early,
+            "client alliance low in sessions 1–3".into(),
+        ),
+        f(
+            "unresolved_rupture",
+            2.0,
+            unresolved,
+            "a rupture not repaired within 3 sessions".into(),
+        ),
+        f(
+            "missed_sessions_or_measures",
+            1.5,
+            missed >= 2,
+            format!("{missed} missed sessions or alliance measures"),
+        ),
+        f(
+            "not_on_track",
+            1.0,
+            off_track,
+            "outcome below the expected course".into(),
+        ),
+        f(
+            "alliance_falling",
+            1.5,
+            falling,
+            "client alliance fell at each of the last 3 ratings".into(),
+        ),
     ]
 }
 
-fn dropout_signal(case: &CaseData, signals: &[Signal], episodes: &BTreeMap<&str, Vec<RuptureEpisode>>, t: &Thresholds) -> Option<Signal> {
+fn dropout_signal(
+    case: &CaseData,
+    signals: &[Signal],
+    episodes: &BTreeMap<&str, Vec<RuptureEpisode>>,
+    t: &Thresholds,
+) -> Option<Signal> {
     let factors = dropout_factors(case, signals, episodes);
     let score: f64 = factors.iter().map(|f| f.contribution).sum();
     if score < t.dropout_signal_at {
         return None;
     }
     let session = case.sessions.keys().next_back().copied().unwrap_or(0);
-    let present: Vec<String> = factors.iter().filter(|f| f.present).map(|f| format!("{} (+{})", f.why, fmt(f.weight))).collect();
+    let present: Vec<String> = factors
+        .iter()
+        .filter(|f| f.present)
+        .map(|f| format!("{} (+{})", f.why, fmt(f.weight)))
+        .collect();
     Some(Signal {
         kind: SignalKind::DropoutRisk,
         measure: "case".into(),
         session,
-        message: format!("Dropout risk {} (signal at {}): {}.", fmt(score), fmt(t.dropout_signal_at), present.join("; ")),
+        message: format!(
+            "Dropout risk {} (signal at {}): {}.",
+            fmt(score),
+            fmt(t.dropout_signal_at),
+            present.join("; ")
+        ),
         detail: serde_json::json!({ "score": score, "signal_at": t.dropout_signal_at, "factors": factors }),
         event_key: format!("dropout_risk:case:{session}"),
     })

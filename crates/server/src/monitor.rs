@@ -1,0 +1,216 @@
+//! Monitoring in the running server: after every submission the case is evaluated afresh by the
+//! pure core (`bordin_core::monitoring`) and new signals become alerts. Evaluation is idempotent
+//! (alerts are unique per event), so a failed or skipped evaluation is caught up by the next one
+//! and by the whole-clinic evaluation at start-up.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bordin_core::monitoring::calibrate::{calibrate, CalibrationCase};
+use bordin_core::monitoring::rupture::Point;
+use bordin_core::monitoring::signals::{evaluate, CaseData, Rules, Signal, SignalKind, Urgency};
+use bordin_store::{CaseSeries, NewAlert, THERAPIST};
+use tokio::sync::RwLock;
+
+use crate::error::AppError;
+use crate::state::{now_ms, AppState};
+
+/// How long a clinic's calibrated rules are reused before they are fitted again.
+const RULES_TTL_MS: i64 = 10 * 60 * 1000;
+
+/// Calibrated rules per clinic, shared by all requests.
+#[derive(Default)]
+pub struct RulesCache {
+    by_clinic: RwLock<HashMap<String, (Arc<Rules>, i64)>>,
+}
+
+/// The data of one subject of a case (a client, with the clinician's ratings of the same case).
+pub fn case_data(series: &CaseSeries, subject: &str) -> CaseData {
+    let mut data = CaseData {
+        sessions: series.sessions.clone(),
+        ..CaseData::default()
+    };
+    for who in [subject, THERAPIST] {
+        if let Some(s) = series.subjects.get(who) {
+            for (measure, points) in s {
+                let v = data.series.entry(measure.clone()).or_default();
+                v.extend(
+                    points
+                        .iter()
+                        .map(|&(session, value)| Point { session, value }),
+                );
+                v.sort_by_key(|p| p.session);
+            }
+        }
+    }
+    data
+}
+
+/// The clients of a case that have scores (or the case as a whole when none has).
+fn subjects(series: &CaseSeries) -> Vec<&str> {
+    let clients: Vec<&str> = series
+        .subjects
+        .keys()
+        .map(String::as_str)
+        .filter(|s| *s != THERAPIST)
+        .collect();
+    if clients.is_empty() {
+        vec![THERAPIST]
+    } else {
+        clients
+    }
+}
+
+/// Signals of one case, per subject (event keys carry the client when a case has several).
+pub fn case_signals(series: &CaseSeries, rules: &Rules) -> Vec<(String, Signal)> {
+    let subs = subjects(series);
+    let many = subs.len() > 1;
+    let mut out = Vec::new();
+    for subject in subs {
+        for mut s in evaluate(&case_data(series, subject), rules) {
+            if many {
+                s.event_key = format!("{subject}/{}", s.event_key);
+            }
+            out.push((subject.to_owned(), s));
+        }
+    }
+    out
+}
+
+/// Which signals become actionable alerts: those about the last few sessions of an active case
+/// (older events, e.g. found when history is imported, are recorded as information), and every
+/// risk answer of an active case.
+fn is_actionable(s: &Signal, latest_session: i64, active: bool) -> bool {
+    if !active || s.kind.urgency() == Urgency::Green {
+        return false;
+    }
+    s.kind == SignalKind::Risk || s.session + 3 > latest_session
+}
+
+fn to_alerts(case_id: &str, series: &CaseSeries, signals: &[(String, Signal)]) -> Vec<NewAlert> {
+    let latest = series.sessions.keys().next_back().copied().unwrap_or(0);
+    let active = series.case_status == "active";
+    signals
+        .iter()
+        .map(|(_, s)| NewAlert {
+            case_id: case_id.to_owned(),
+            kind: s.kind.as_str().to_owned(),
+            measure: s.measure.clone(),
+            session_number: s.session,
+            event_key: s.event_key.clone(),
+            urgency: match s.kind.urgency() {
+                Urgency::Red => "red",
+                Urgency::Amber => "amber",
+                Urgency::Green => "green",
+            }
+            .to_owned(),
+            message: s.message.clone(),
+            detail: s.detail.to_string(),
+            info: !is_actionable(s, latest, active),
+        })
+        .collect()
+}
+
+/// The clinic's rules, calibrated on its data, cached for a few minutes.
+pub async fn rules(state: &AppState, clinic_id: &str) -> Result<Arc<Rules>, AppError> {
+    let now = now_ms();
+    if let Some((r, at)) = state.rules.by_clinic.read().await.get(clinic_id) {
+        if now - at < RULES_TTL_MS {
+            return Ok(r.clone());
+        }
+    }
+    let base = Rules::for_registry(&state.instruments);
+    let all = state.store.all_case_series(clinic_id).await?;
+    let data: Vec<(bool, CaseData)> = all
+        .iter()
+        .flat_map(|s| {
+            subjects(s)
+                .into_iter()
+                .map(move |sub| (s.case_status != "active", case_data(s, sub)))
+        })
+        .collect();
+    let cases: Vec<CalibrationCase> = data
+        .iter()
+        .map(|(closed, d)| CalibrationCase {
+            closed: *closed,
+            data: d,
+        })
+        .collect();
+    let rules = Arc::new(calibrate(base, &cases));
+    state
+        .rules
+        .by_clinic
+        .write()
+        .await
+        .insert(clinic_id.to_owned(), (rules.clone(), now));
+    Ok(rules)
+}
+
+/// Evaluates one case and raises its new alerts; returns how many were raised.
+pub async fn evaluate_case(
+    state: &AppState,
+    clinic_id: &str,
+    case_id: &str,
+) -> Result<usize, AppError> {
+    let rules = rules(state, clinic_id).await?;
+    let series = state.store.case_series(clinic_id, case_id).await?;
+    let signals = case_signals(&series, &rules);
+    let raised = state
+        .store
+        .raise_alerts(clinic_id, &to_alerts(case_id, &series, &signals), now_ms())
+        .await?;
+    Ok(raised.len())
+}
+
+/// Evaluates after a change, logging rather than failing the request: the submission is already
+/// stored, and the next evaluation will raise whatever this one could not.
+pub async fn after_change(state: &AppState, clinic_id: &str, case_id: &str) {
+    if let Err(e) = evaluate_case(state, clinic_id, case_id).await {
+        tracing::error!(error = %e, case = %case_id, "monitoring evaluation failed; it will be retried by the next one");
+    }
+}
+
+/// What a whole-clinic evaluation did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClinicEvaluation {
+    pub cases: usize,
+    pub signals: usize,
+    pub raised: usize,
+}
+
+/// Evaluates every case of a clinic (start-up catch-up, benchmarks).
+pub async fn evaluate_clinic(
+    state: &AppState,
+    clinic_id: &str,
+) -> Result<ClinicEvaluation, AppError> {
+    let rules = rules(state, clinic_id).await?;
+    let all = state.store.all_case_series(clinic_id).await?;
+    let mut alerts = Vec::new();
+    let mut signals = 0;
+    for series in &all {
+        let s = case_signals(series, &rules);
+        signals += s.len();
+        alerts.extend(to_alerts(&series.case_id, series, &s));
+    }
+    let raised = state
+        .store
+        .raise_alerts(clinic_id, &alerts, now_ms())
+        .await?;
+    Ok(ClinicEvaluation {
+        cases: all.len(),
+        signals,
+        raised: raised.len(),
+    })
+}
+
+/// Evaluates every clinic (at start-up: raises whatever earlier evaluations could not).
+pub async fn catch_up(state: &AppState) -> Result<ClinicEvaluation, AppError> {
+    let mut total = ClinicEvaluation::default();
+    for clinic in state.store.clinics().await? {
+        let e = evaluate_clinic(state, &clinic.clinic_id).await?;
+        total.cases += e.cases;
+        total.signals += e.signals;
+        total.raised += e.raised;
+    }
+    Ok(total)
+}
