@@ -188,7 +188,11 @@ pub fn parse_date(s: &str) -> Option<i64> {
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| s.get(r).filter(|t| t.bytes().all(|c| c.is_ascii_digit())).and_then(|t| t.parse::<i64>().ok());
+    let num = |r: std::ops::Range<usize>| {
+        s.get(r)
+            .filter(|t| t.bytes().all(|c| c.is_ascii_digit()))
+            .and_then(|t| t.parse::<i64>().ok())
+    };
     let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     if !(1..=12).contains(&m) || d < 1 {
         return None;
@@ -394,7 +398,11 @@ fn phq9_answers(rng: &mut ChaCha8Rng, p: &Profile, n: i64) -> Vec<Option<i64>> {
     let total = (p.phq(n) + normal(rng) * 1.3).clamp(0.0, 26.0);
     let q9 = p.phq_q9(n, total);
     let per_item = (total - q9 as f64).max(0.0) / 8.0;
-    let mut v: Vec<Option<i64>> = p.phq_items.iter().map(|o| Some(on_scale(per_item + o + normal(rng) * 0.45, 0, 3))).collect();
+    let mut v: Vec<Option<i64>> = p
+        .phq_items
+        .iter()
+        .map(|o| Some(on_scale(per_item + o + normal(rng) * 0.45, 0, 3)))
+        .collect();
     v.push(Some(q9));
     // Item 10 (how difficult the problems made life; not scored) follows the severity.
     v.push(Some(on_scale(total / 8.0 + normal(rng) * 0.4, 0, 3)));
@@ -403,27 +411,52 @@ fn phq9_answers(rng: &mut ChaCha8Rng, p: &Profile, n: i64) -> Vec<Option<i64>> {
 
 fn gad7_answers(rng: &mut ChaCha8Rng, p: &Profile, n: i64) -> Vec<Option<i64>> {
     let total = (p.gad(n) + normal(rng) * 1.2).clamp(0.0, 21.0);
-    p.gad_items.iter().map(|o| Some(on_scale(total / 7.0 + o + normal(rng) * 0.45, 0, 3))).collect()
+    p.gad_items
+        .iter()
+        .map(|o| Some(on_scale(total / 7.0 + o + normal(rng) * 0.45, 0, 3)))
+        .collect()
 }
 
 /// WAI-SR or WAI-SRT items around a mean level `mu` (1–5); `goal_task_drop` lowers the goal and
 /// task items further than the bond items (a rupture over what to work on, not over the bond).
-fn wai_answers(rng: &mut ChaCha8Rng, p: &Profile, mu: f64, goal_task_drop: f64) -> Vec<Option<i64>> {
+fn wai_answers(
+    rng: &mut ChaCha8Rng,
+    p: &Profile,
+    mu: f64,
+    goal_task_drop: f64,
+) -> Vec<Option<i64>> {
     (0..12)
         .map(|i| {
             let extra = if wai_is_bond(i) { 0.0 } else { goal_task_drop };
-            Some(on_scale(mu - extra + p.wai_items[i] + normal(rng) * 0.45, 1, 5))
+            Some(on_scale(
+                mu - extra + p.wai_items[i] + normal(rng) * 0.45,
+                1,
+                5,
+            ))
         })
         .collect()
 }
 
 /// Session Check items (0–10): the same alliance level mapped onto 0–10, crowding the top.
-fn check_answers(rng: &mut ChaCha8Rng, p: &Profile, mu: f64, goal_task_drop: f64) -> Vec<Option<i64>> {
+fn check_answers(
+    rng: &mut ChaCha8Rng,
+    p: &Profile,
+    mu: f64,
+    goal_task_drop: f64,
+) -> Vec<Option<i64>> {
     let level = 2.5 * (mu - 1.0) + 0.6;
     (0..4)
         .map(|i| {
-            let extra = if i == 1 || i == 2 { goal_task_drop * 2.5 } else { 0.0 };
-            Some(on_scale(level - extra + p.check_items[i] + normal(rng) * 0.6, 0, 10))
+            let extra = if i == 1 || i == 2 {
+                goal_task_drop * 2.5
+            } else {
+                0.0
+            };
+            Some(on_scale(
+                level - extra + p.check_items[i] + normal(rng) * 0.6,
+                0,
+                10,
+            ))
         })
         .collect()
 }
@@ -447,13 +480,21 @@ const SYSTEMIC_CLINICIAN: usize = 3;
 const COACH: usize = 5;
 
 const FIRST_NAMES: [&str; 48] = [
-    "Maya", "Tom", "Aisha", "Daniel", "Sofia", "Oliver", "Zara", "Liam", "Hannah", "Kofi", "Elena", "Marcus", "Chloe", "Ravi",
-    "Isla", "Mateo", "Freya", "Jonah", "Amara", "Felix", "Leah", "Tariq", "Nina", "Owen", "Ines", "Ben", "Yara", "Callum",
-    "Mei", "Jakub", "Rosa", "Ethan", "Noor", "Samuel", "Aoife", "Hugo", "Lena", "Kai", "Fatima", "Arjun", "Ruth", "Niall",
-    "Iris", "Dmitri", "Esme", "Luca", "Tamsin", "Joel",
+    "Maya", "Tom", "Aisha", "Daniel", "Sofia", "Oliver", "Zara", "Liam", "Hannah", "Kofi", "Elena",
+    "Marcus", "Chloe", "Ravi", "Isla", "Mateo", "Freya", "Jonah", "Amara", "Felix", "Leah",
+    "Tariq", "Nina", "Owen", "Ines", "Ben", "Yara", "Callum", "Mei", "Jakub", "Rosa", "Ethan",
+    "Noor", "Samuel", "Aoife", "Hugo", "Lena", "Kai", "Fatima", "Arjun", "Ruth", "Niall", "Iris",
+    "Dmitri", "Esme", "Luca", "Tamsin", "Joel",
 ];
 const SURNAME_INITIALS: &[u8] = b"ABCDEFGHJKLMNOPRSTVWY";
-const FAMILY_NAMES: [&str; 6] = ["Okafor", "Lindqvist", "Moreau", "Hartley", "Novak", "Castillo"];
+const FAMILY_NAMES: [&str; 6] = [
+    "Okafor",
+    "Lindqvist",
+    "Moreau",
+    "Hartley",
+    "Novak",
+    "Castillo",
+];
 
 /// The password of a demo login: says what it is.
 fn demo_password(key: &str) -> String {
@@ -481,7 +522,8 @@ enum CaseKind {
 ///
 /// Pure: the same seed and date give the same plan.
 pub fn plan(seed: u64, today: &str) -> anyhow::Result<Plan> {
-    let today = parse_date(today).with_context(|| format!("'{today}' is not a date (YYYY-MM-DD)"))?;
+    let today =
+        parse_date(today).with_context(|| format!("'{today}' is not a date (YYYY-MM-DD)"))?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
 
     let staff: Vec<StaffPlan> = STAFF
@@ -510,20 +552,48 @@ pub fn plan(seed: u64, today: &str) -> anyhow::Result<Plan> {
     .flat_map(|&(a, k)| std::iter::repeat_n(a, k))
     .collect();
     individual.shuffle(&mut rng);
-    let mut shapes: Vec<CaseShape> =
-        individual.into_iter().map(|a| CaseShape { setting: Setting::Therapy, archetypes: vec![a], kind: CaseKind::Individual }).collect();
+    let mut shapes: Vec<CaseShape> = individual
+        .into_iter()
+        .map(|a| CaseShape {
+            setting: Setting::Therapy,
+            archetypes: vec![a],
+            kind: CaseKind::Individual,
+        })
+        .collect();
     for a in [Improving, Improving, Stalling] {
-        shapes.push(CaseShape { setting: Setting::Coaching, archetypes: vec![a], kind: CaseKind::Individual });
+        shapes.push(CaseShape {
+            setting: Setting::Coaching,
+            archetypes: vec![a],
+            kind: CaseKind::Individual,
+        });
     }
-    shapes.push(CaseShape { setting: Setting::Therapy, archetypes: vec![Improving, Stalling], kind: CaseKind::Couple });
-    shapes.push(CaseShape { setting: Setting::Therapy, archetypes: vec![AllianceDip, Improving], kind: CaseKind::Couple });
-    shapes.push(CaseShape { setting: Setting::Therapy, archetypes: vec![Improving, Stalling, Improving], kind: CaseKind::Family });
+    shapes.push(CaseShape {
+        setting: Setting::Therapy,
+        archetypes: vec![Improving, Stalling],
+        kind: CaseKind::Couple,
+    });
+    shapes.push(CaseShape {
+        setting: Setting::Therapy,
+        archetypes: vec![AllianceDip, Improving],
+        kind: CaseKind::Couple,
+    });
+    shapes.push(CaseShape {
+        setting: Setting::Therapy,
+        archetypes: vec![Improving, Stalling, Improving],
+        kind: CaseKind::Family,
+    });
     shapes.shuffle(&mut rng);
 
     // Two clients answer PHQ-9 item 9 above 0: one improving client at intake, one deteriorating
     // client later on (both in individual therapy, so PHQ-9 is given).
-    let risk_improving = shapes.iter().position(|s| s.kind == CaseKind::Individual && s.setting == Setting::Therapy && s.archetypes[0] == Improving);
-    let risk_deteriorating = shapes.iter().position(|s| s.kind == CaseKind::Individual && s.archetypes[0] == Deteriorating);
+    let risk_improving = shapes.iter().position(|s| {
+        s.kind == CaseKind::Individual
+            && s.setting == Setting::Therapy
+            && s.archetypes[0] == Improving
+    });
+    let risk_deteriorating = shapes
+        .iter()
+        .position(|s| s.kind == CaseKind::Individual && s.archetypes[0] == Deteriorating);
 
     let mut names: Vec<&str> = FIRST_NAMES.to_vec();
     names.shuffle(&mut rng);
@@ -545,16 +615,27 @@ pub fn plan(seed: u64, today: &str) -> anyhow::Result<Plan> {
             let display_name = match shape.kind {
                 CaseKind::Family => Some(format!("{first} {family}")),
                 _ if chance(&mut rng, 0.75) => {
-                    let initial = SURNAME_INITIALS[rng.gen_range(0..SURNAME_INITIALS.len())] as char;
+                    let initial =
+                        SURNAME_INITIALS[rng.gen_range(0..SURNAME_INITIALS.len())] as char;
                     Some(format!("{first} {initial}."))
                 }
                 _ => None,
             };
-            clients.push(ClientPlan { code: format!("RC-{:04}", index + 1), display_name, archetype, risk });
+            clients.push(ClientPlan {
+                code: format!("RC-{:04}", index + 1),
+                display_name,
+                archetype,
+                risk,
+            });
             profiles.push(Profile::draw(&mut rng, archetype, risk));
             members.push(index);
         }
-        let label = |i: usize| clients[i].display_name.clone().unwrap_or_else(|| clients[i].code.clone());
+        let label = |i: usize| {
+            clients[i]
+                .display_name
+                .clone()
+                .unwrap_or_else(|| clients[i].code.clone())
+        };
         let title = match shape.kind {
             CaseKind::Individual => label(members[0]),
             CaseKind::Couple => format!("Couple: {} & {}", label(members[0]), label(members[1])),
@@ -565,10 +646,17 @@ pub fn plan(seed: u64, today: &str) -> anyhow::Result<Plan> {
             (_, Setting::Coaching) => COACH,
             _ => clinicians[rng.gen_range(0..clinicians.len())],
         };
-        cases.push(case_plan(&mut rng, today, title, shape, clinician, &members, &profiles));
+        cases.push(case_plan(
+            &mut rng, today, title, shape, clinician, &members, &profiles,
+        ));
     }
 
-    Ok(Plan { staff, supervisor: SUPERVISOR, clients, cases })
+    Ok(Plan {
+        staff,
+        supervisor: SUPERVISOR,
+        clients,
+        cases,
+    })
 }
 
 /// Draws the sessions and answers of one case.
@@ -583,7 +671,11 @@ fn case_plan(
 ) -> CasePlan {
     let lead = shape.archetypes[0];
     let dropout = shape.archetypes.contains(&Archetype::EarlyDropout);
-    let dip_at = members.iter().map(|&m| &profiles[m]).find(|p| p.archetype == Archetype::AllianceDip).map(|p| p.dip_at);
+    let dip_at = members
+        .iter()
+        .map(|&m| &profiles[m])
+        .find(|p| p.archetype == Archetype::AllianceDip)
+        .map(|p| p.dip_at);
 
     // How many sessions the course runs, and how far it has got.
     let (course, min_done) = match lead {
@@ -592,7 +684,11 @@ fn case_plan(
         Archetype::EarlyDropout => (rng.gen_range(4..=5), 4),
         _ => (rng.gen_range(8..=16), 3),
     };
-    let course = if dip_at.is_some() { course.max(14) } else { course };
+    let course = if dip_at.is_some() {
+        course.max(14)
+    } else {
+        course
+    };
     let min_done = if dip_at.is_some() { 13 } else { min_done };
     let (status, count, end_gap) = if dropout {
         // Attended the first three or four, missed the last one, and did not come back.
@@ -600,7 +696,11 @@ fn case_plan(
     } else if chance(rng, 0.3) {
         (CaseStatus::Closed, course, rng.gen_range(7..=150))
     } else {
-        (CaseStatus::Active, rng.gen_range(min_done.min(course)..=course), rng.gen_range(2..=6))
+        (
+            CaseStatus::Active,
+            rng.gen_range(min_done.min(course)..=course),
+            rng.gen_range(2..=6),
+        )
     };
 
     let last = today - end_gap;
@@ -615,12 +715,29 @@ fn case_plan(
     let mut sessions = Vec::new();
     for n in 1..=count {
         // ±1 day around the weekly rhythm; first and last stay put (last is before today).
-        let jitter = if n > 1 && n < count { rng.gen_range(-1..=1) } else { 0 };
+        let jitter = if n > 1 && n < count {
+            rng.gen_range(-1..=1)
+        } else {
+            0
+        };
         let day = first + 7 * (n - 1) + jitter;
-        let protected = n == 1 || n == count || dip_at.is_some_and(|d| (d - 1..=d + 1).contains(&n));
-        let missed = if dropout { n == count && (count > 4 || chance(rng, 0.5)) } else { !protected && chance(rng, 0.06) };
-        let this_modality = if chance(rng, 0.1) { Modality::Video } else { modality };
-        let status = if missed { SessionStatus::Missed } else { SessionStatus::Attended };
+        let protected =
+            n == 1 || n == count || dip_at.is_some_and(|d| (d - 1..=d + 1).contains(&n));
+        let missed = if dropout {
+            n == count && (count > 4 || chance(rng, 0.5))
+        } else {
+            !protected && chance(rng, 0.06)
+        };
+        let this_modality = if chance(rng, 0.1) {
+            Modality::Video
+        } else {
+            modality
+        };
+        let status = if missed {
+            SessionStatus::Missed
+        } else {
+            SessionStatus::Attended
+        };
         let mut responses = Vec::new();
         if !missed {
             let start = day * DAY_MS + hour * 60 * MINUTE_MS;
@@ -633,15 +750,35 @@ fn case_plan(
                     let (values, at) = match instrument {
                         PHQ9 => (phq9_answers(rng, p, n), start - 12 * MINUTE_MS),
                         GAD7 => (gad7_answers(rng, p, n), start - 9 * MINUTE_MS),
-                        SESSION_CHECK => (check_answers(rng, p, p.alliance(n) + session_noise, gt), start + 52 * MINUTE_MS),
-                        WAI_SR => (wai_answers(rng, p, p.alliance(n) + session_noise, gt), start + 55 * MINUTE_MS),
-                        _ => (wai_answers(rng, p, p.therapist_alliance(n) + session_noise, gt * 0.5), start + 75 * MINUTE_MS),
+                        SESSION_CHECK => (
+                            check_answers(rng, p, p.alliance(n) + session_noise, gt),
+                            start + 52 * MINUTE_MS,
+                        ),
+                        WAI_SR => (
+                            wai_answers(rng, p, p.alliance(n) + session_noise, gt),
+                            start + 55 * MINUTE_MS,
+                        ),
+                        _ => (
+                            wai_answers(rng, p, p.therapist_alliance(n) + session_noise, gt * 0.5),
+                            start + 75 * MINUTE_MS,
+                        ),
                     };
-                    responses.push(ResponsePlan { instrument, client: m, values, submitted_at: at + k as i64 * MINUTE_MS });
+                    responses.push(ResponsePlan {
+                        instrument,
+                        client: m,
+                        values,
+                        submitted_at: at + k as i64 * MINUTE_MS,
+                    });
                 }
             }
         }
-        sessions.push(SessionPlan { number: n, held_on: format_date(day), modality: this_modality, status, responses });
+        sessions.push(SessionPlan {
+            number: n,
+            held_on: format_date(day),
+            modality: this_modality,
+            status,
+            responses,
+        });
     }
 
     let closed_on = match status {
@@ -654,9 +791,15 @@ fn case_plan(
     if status == CaseStatus::Active && chance(rng, 0.35) {
         let next = count + 1;
         for &m in members {
-            pending.push(PendingPlan { instrument: SESSION_CHECK, client: m });
+            pending.push(PendingPlan {
+                instrument: SESSION_CHECK,
+                client: m,
+            });
             if symptom_session(next, shape.setting) {
-                pending.push(PendingPlan { instrument: PHQ9, client: m });
+                pending.push(PendingPlan {
+                    instrument: PHQ9,
+                    client: m,
+                });
             }
         }
     }
@@ -677,10 +820,21 @@ fn case_plan(
 // Storing.
 
 /// Checks a planned answer set with the core and scores it.
-fn answers_for(instrument: &bordin_core::Instrument, values: &[Option<i64>]) -> anyhow::Result<(Answers, bordin_core::ScoreSheet)> {
+fn answers_for(
+    instrument: &bordin_core::Instrument,
+    values: &[Option<i64>],
+) -> anyhow::Result<(Answers, bordin_core::ScoreSheet)> {
     let values = values.iter().map(|v| v.map(Value::from_integer)).collect();
     let answers = Answers::from_values(instrument, values).map_err(|errors| {
-        anyhow::anyhow!("demo answers for {} are invalid: {}", instrument.id, errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
+        anyhow::anyhow!(
+            "demo answers for {} are invalid: {}",
+            instrument.id,
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
     })?;
     let sheet = instrument.score(&answers);
     Ok((answers, sheet))
@@ -691,7 +845,13 @@ fn answers_for(instrument: &bordin_core::Instrument, values: &[Option<i64>]) -> 
 ///
 /// `today` (`YYYY-MM-DD`) bounds the session dates (all before it); `now_ms` stamps the rows
 /// created now (clinic, people, open forms).
-pub async fn seed(store: &Store, registry: &Registry, seed: u64, today: &str, now_ms: i64) -> anyhow::Result<DemoSummary> {
+pub async fn seed(
+    store: &Store,
+    registry: &Registry,
+    seed: u64,
+    today: &str,
+    now_ms: i64,
+) -> anyhow::Result<DemoSummary> {
     let plan = plan(seed, today)?;
     for id in [SESSION_CHECK, WAI_SR, WAI_SRT, PHQ9, GAD7] {
         if registry.get(id).is_none() {
@@ -713,45 +873,89 @@ pub async fn seed(store: &Store, registry: &Registry, seed: u64, today: &str, no
         hashes.push(h.await.context("password hashing task")??);
     }
 
-    let clinic = store.create_clinic(CLINIC_NAME, Setting::Therapy, now_ms).await?;
+    let clinic = store
+        .create_clinic(CLINIC_NAME, Setting::Therapy, now_ms)
+        .await?;
     let cid = clinic.clinic_id.as_str();
     let mut user_ids = Vec::new();
     for (s, hash) in plan.staff.iter().zip(&hashes) {
-        user_ids.push(store.create_user(cid, &s.email, &s.name, s.role, hash, now_ms).await?.user_id);
+        user_ids.push(
+            store
+                .create_user(cid, &s.email, &s.name, s.role, hash, now_ms)
+                .await?
+                .user_id,
+        );
     }
     for (i, s) in plan.staff.iter().enumerate() {
         if s.role == Role::Clinician {
-            store.add_supervision(cid, &user_ids[plan.supervisor], &user_ids[i]).await?;
+            store
+                .add_supervision(cid, &user_ids[plan.supervisor], &user_ids[i])
+                .await?;
         }
     }
     for (name, text) in PLACEHOLDER_PACKS {
-        let pack = bordin_core::TextPack::from_toml(name, text).map_err(|e| anyhow::anyhow!("placeholder pack {name}: {e:?}"))?;
-        store.put_text_pack(cid, &pack.instrument, text, &user_ids[0], now_ms).await?;
+        let pack = bordin_core::TextPack::from_toml(name, text)
+            .map_err(|e| anyhow::anyhow!("placeholder pack {name}: {e:?}"))?;
+        store
+            .put_text_pack(cid, &pack.instrument, text, &user_ids[0], now_ms)
+            .await?;
     }
 
     let mut client_ids = Vec::new();
     for c in &plan.clients {
-        client_ids.push(store.create_client(cid, &c.code, c.display_name.as_deref(), now_ms).await?.client_id);
+        client_ids.push(
+            store
+                .create_client(cid, &c.code, c.display_name.as_deref(), now_ms)
+                .await?
+                .client_id,
+        );
     }
 
     let mut sessions = 0;
     let mut responses = 0;
     for case in &plan.cases {
-        let members: Vec<String> = case.clients.iter().map(|&i| client_ids[i].clone()).collect();
+        let members: Vec<String> = case
+            .clients
+            .iter()
+            .map(|&i| client_ids[i].clone())
+            .collect();
         let clinician = &user_ids[case.clinician];
         let case_id = store
-            .create_case(cid, &NewCase { title: &case.title, setting: case.setting, opened_on: &case.opened_on, client_ids: &members, lead_clinician: clinician }, now_ms)
+            .create_case(
+                cid,
+                &NewCase {
+                    title: &case.title,
+                    setting: case.setting,
+                    opened_on: &case.opened_on,
+                    client_ids: &members,
+                    lead_clinician: clinician,
+                },
+                now_ms,
+            )
             .await?;
         for s in &case.sessions {
-            let row = store.add_session(cid, &case_id, &s.held_on, s.modality, s.status, now_ms).await?;
+            let row = store
+                .add_session(cid, &case_id, &s.held_on, s.modality, s.status, now_ms)
+                .await?;
             if row.number != s.number {
-                bail!("session numbering went astray in case '{}': planned {}, stored {}", case.title, s.number, row.number);
+                bail!(
+                    "session numbering went astray in case '{}': planned {}, stored {}",
+                    case.title,
+                    s.number,
+                    row.number
+                );
             }
             sessions += 1;
             for r in &s.responses {
-                let instrument = registry.get(r.instrument).with_context(|| format!("instrument '{}'", r.instrument))?;
+                let instrument = registry
+                    .get(r.instrument)
+                    .with_context(|| format!("instrument '{}'", r.instrument))?;
                 let (answers, sheet) = answers_for(instrument, &r.values)?;
-                let entered_by = if instrument.respondent == bordin_core::Respondent::Therapist { clinician.as_str() } else { "demo" };
+                let entered_by = if instrument.respondent == bordin_core::Respondent::Therapist {
+                    clinician.as_str()
+                } else {
+                    "demo"
+                };
                 let submitted = store
                     .submit_response(
                         cid,
@@ -776,10 +980,14 @@ pub async fn seed(store: &Store, registry: &Registry, seed: u64, today: &str, no
             }
         }
         if case.status != CaseStatus::Active {
-            store.set_case_status(cid, &case_id, case.status, case.closed_on.as_deref()).await?;
+            store
+                .set_case_status(cid, &case_id, case.status, case.closed_on.as_deref())
+                .await?;
         }
         for p in &case.pending {
-            let instrument = registry.get(p.instrument).with_context(|| format!("instrument '{}'", p.instrument))?;
+            let instrument = registry
+                .get(p.instrument)
+                .with_context(|| format!("instrument '{}'", p.instrument))?;
             store
                 .create_administration(
                     cid,
@@ -802,9 +1010,20 @@ pub async fn seed(store: &Store, registry: &Registry, seed: u64, today: &str, no
     let logins = plan
         .staff
         .iter()
-        .map(|s| DemoLogin { email: s.email.clone(), password: s.password.clone(), role: s.role, name: s.name.clone() })
+        .map(|s| DemoLogin {
+            email: s.email.clone(),
+            password: s.password.clone(),
+            role: s.role,
+            name: s.name.clone(),
+        })
         .collect();
-    Ok(DemoSummary { clinic_id: clinic.clinic_id, logins, clients: client_ids.len(), sessions, responses })
+    Ok(DemoSummary {
+        clinic_id: clinic.clinic_id,
+        logins,
+        clients: client_ids.len(),
+        sessions,
+        responses,
+    })
 }
 
 #[cfg(test)]
@@ -822,12 +1041,29 @@ mod tests {
 
     #[test]
     fn dates_round_trip() {
-        for s in ["1970-01-01", "2000-02-29", "2026-03-02", "2026-12-31", "2100-03-01"] {
+        for s in [
+            "1970-01-01",
+            "2000-02-29",
+            "2026-03-02",
+            "2026-12-31",
+            "2100-03-01",
+        ] {
             assert_eq!(format_date(parse_date(s).unwrap()), s);
         }
         assert_eq!(parse_date("1970-01-02"), Some(1));
-        assert_eq!(parse_date("2026-03-01").unwrap() - parse_date("2026-02-28").unwrap(), 1);
-        for bad in ["2026-02-29", "2026-13-01", "2026-00-10", "26-03-02", "2026/03/02", "2026-3-2", ""] {
+        assert_eq!(
+            parse_date("2026-03-01").unwrap() - parse_date("2026-02-28").unwrap(),
+            1
+        );
+        for bad in [
+            "2026-02-29",
+            "2026-13-01",
+            "2026-00-10",
+            "26-03-02",
+            "2026/03/02",
+            "2026-3-2",
+            "",
+        ] {
             assert_eq!(parse_date(bad), None, "{bad}");
         }
     }
@@ -836,10 +1072,15 @@ mod tests {
     fn schedule_matches_the_protocol() {
         let wai: Vec<i64> = (1..=16).filter(|&n| alliance_session(n)).collect();
         assert_eq!(wai, [1, 3, 5, 9, 13]);
-        let sym: Vec<i64> = (1..=8).filter(|&n| symptom_session(n, Setting::Therapy)).collect();
+        let sym: Vec<i64> = (1..=8)
+            .filter(|&n| symptom_session(n, Setting::Therapy))
+            .collect();
         assert_eq!(sym, [1, 3, 5, 7]);
         assert!(!symptom_session(1, Setting::Coaching));
-        assert_eq!(measures_at(1, Setting::Therapy), [PHQ9, GAD7, SESSION_CHECK, WAI_SR, WAI_SRT]);
+        assert_eq!(
+            measures_at(1, Setting::Therapy),
+            [PHQ9, GAD7, SESSION_CHECK, WAI_SR, WAI_SRT]
+        );
         assert_eq!(measures_at(2, Setting::Therapy), [SESSION_CHECK]);
     }
 
@@ -882,7 +1123,13 @@ mod tests {
             assert_eq!(sizes.iter().filter(|&&n| n == 3).count(), 1, "one family");
             let in_cases: usize = sizes.iter().sum();
             assert_eq!(in_cases, 40, "every client is in exactly one case");
-            assert!(p.cases.iter().filter(|c| c.setting == Setting::Coaching).count() >= 2);
+            assert!(
+                p.cases
+                    .iter()
+                    .filter(|c| c.setting == Setting::Coaching)
+                    .count()
+                    >= 2
+            );
             for c in &p.cases {
                 assert!(p.staff[c.clinician].role == Role::Clinician);
             }
@@ -898,7 +1145,10 @@ mod tests {
                 assert!(present.contains(&a), "seed {seed}: no {a:?}");
             }
             let risk = p.clients.iter().filter(|c| c.risk).count();
-            assert!((1..=2).contains(&risk), "seed {seed}: {risk} clients at risk");
+            assert!(
+                (1..=2).contains(&risk),
+                "seed {seed}: {risk} clients at risk"
+            );
         }
     }
 
@@ -908,7 +1158,11 @@ mod tests {
         for seed in 0..20 {
             let p = plan(seed, TODAY).unwrap();
             for c in &p.cases {
-                assert!(!c.sessions.is_empty() && c.sessions.len() <= 16, "{} sessions", c.sessions.len());
+                assert!(
+                    !c.sessions.is_empty() && c.sessions.len() <= 16,
+                    "{} sessions",
+                    c.sessions.len()
+                );
                 assert_eq!(c.sessions[0].status, SessionStatus::Attended);
                 assert_eq!(c.opened_on, c.sessions[0].held_on);
                 let mut prev = i64::MIN;
@@ -942,19 +1196,37 @@ mod tests {
             for r in p.responses() {
                 let instrument = reg.get(r.instrument).unwrap();
                 let (answers, sheet) = answers_for(instrument, &r.values).unwrap();
-                assert!(answers.missing_required(instrument).is_empty(), "{}: {:?}", r.instrument, r.values);
-                assert!(sheet.scales.iter().all(|s| s.value.is_some()), "every scale scored");
+                assert!(
+                    answers.missing_required(instrument).is_empty(),
+                    "{}: {:?}",
+                    r.instrument,
+                    r.values
+                );
+                assert!(
+                    sheet.scales.iter().all(|s| s.value.is_some()),
+                    "every scale scored"
+                );
             }
         }
     }
 
     /// Mean of a scale over the responses picked by `f`.
-    fn mean_score(p: &Plan, reg: &Registry, instrument: &str, scale: &str, f: impl Fn(&CasePlan, &SessionPlan, &ResponsePlan) -> bool) -> f64 {
+    fn mean_score(
+        p: &Plan,
+        reg: &Registry,
+        instrument: &str,
+        scale: &str,
+        f: impl Fn(&CasePlan, &SessionPlan, &ResponsePlan) -> bool,
+    ) -> f64 {
         let i = reg.get(instrument).unwrap();
         let mut xs = Vec::new();
         for c in &p.cases {
             for s in &c.sessions {
-                for r in s.responses.iter().filter(|r| r.instrument == instrument && f(c, s, r)) {
+                for r in s
+                    .responses
+                    .iter()
+                    .filter(|r| r.instrument == instrument && f(c, s, r))
+                {
                     let (_, sheet) = answers_for(i, &r.values).unwrap();
                     xs.push(bordin_core::to_f64(sheet.value(i, scale).unwrap()));
                 }
@@ -971,36 +1243,68 @@ mod tests {
         let arch = |r: &ResponsePlan| p.clients[r.client].archetype;
 
         // Improving clients: PHQ-9 from about 16 at intake to single figures late on.
-        let intake = mean_score(&p, &reg, PHQ9, "total", |_, s, r| arch(r) == Archetype::Improving && s.number == 1);
-        let late = mean_score(&p, &reg, PHQ9, "total", |_, s, r| arch(r) == Archetype::Improving && s.number >= 11);
-        assert!((13.0..=19.0).contains(&intake), "improving intake PHQ-9 {intake}");
+        let intake = mean_score(&p, &reg, PHQ9, "total", |_, s, r| {
+            arch(r) == Archetype::Improving && s.number == 1
+        });
+        let late = mean_score(&p, &reg, PHQ9, "total", |_, s, r| {
+            arch(r) == Archetype::Improving && s.number >= 11
+        });
+        assert!(
+            (13.0..=19.0).contains(&intake),
+            "improving intake PHQ-9 {intake}"
+        );
         assert!(late < 9.5, "improving late PHQ-9 {late}");
         // Deteriorating clients get worse.
-        let d1 = mean_score(&p, &reg, PHQ9, "total", |_, s, r| arch(r) == Archetype::Deteriorating && s.number == 1);
-        let d2 = mean_score(&p, &reg, PHQ9, "total", |_, s, r| arch(r) == Archetype::Deteriorating && s.number >= 7);
+        let d1 = mean_score(&p, &reg, PHQ9, "total", |_, s, r| {
+            arch(r) == Archetype::Deteriorating && s.number == 1
+        });
+        let d2 = mean_score(&p, &reg, PHQ9, "total", |_, s, r| {
+            arch(r) == Archetype::Deteriorating && s.number >= 7
+        });
         assert!(d2 > d1 + 3.0, "deteriorating {d1} → {d2}");
 
         // Alliance crowds the ceiling: most WAI-SR answers of ordinary courses are 4 or 5.
         let ordinary: Vec<i64> = p
             .responses()
-            .filter(|r| r.instrument == WAI_SR && matches!(arch(r), Archetype::Improving | Archetype::Stalling))
+            .filter(|r| {
+                r.instrument == WAI_SR
+                    && matches!(arch(r), Archetype::Improving | Archetype::Stalling)
+            })
             .flat_map(|r| r.values.iter().flatten().copied())
             .collect();
         let top = ordinary.iter().filter(|&&v| v >= 4).count() as f64 / ordinary.len() as f64;
         assert!(top > 0.7, "share of 4–5 answers {top}");
 
         // Early drop-outs start low.
-        let drop_sc = mean_score(&p, &reg, SESSION_CHECK, "total", |_, _, r| arch(r) == Archetype::EarlyDropout);
-        let good_sc = mean_score(&p, &reg, SESSION_CHECK, "total", |_, _, r| arch(r) == Archetype::Improving);
-        assert!(drop_sc + 8.0 < good_sc, "drop-out {drop_sc} vs improving {good_sc}");
+        let drop_sc = mean_score(&p, &reg, SESSION_CHECK, "total", |_, _, r| {
+            arch(r) == Archetype::EarlyDropout
+        });
+        let good_sc = mean_score(&p, &reg, SESSION_CHECK, "total", |_, _, r| {
+            arch(r) == Archetype::Improving
+        });
+        assert!(
+            drop_sc + 8.0 < good_sc,
+            "drop-out {drop_sc} vs improving {good_sc}"
+        );
 
         // Over-rating therapists: WAI-SRT well above the client's WAI-SR.
-        let client = mean_score(&p, &reg, WAI_SR, "total", |_, _, r| arch(r) == Archetype::TherapistOverRating);
-        let therapist = mean_score(&p, &reg, WAI_SRT, "total", |_, _, r| arch(r) == Archetype::TherapistOverRating);
-        assert!(therapist >= client + 8.0, "therapist {therapist} vs client {client}");
+        let client = mean_score(&p, &reg, WAI_SR, "total", |_, _, r| {
+            arch(r) == Archetype::TherapistOverRating
+        });
+        let therapist = mean_score(&p, &reg, WAI_SRT, "total", |_, _, r| {
+            arch(r) == Archetype::TherapistOverRating
+        });
+        assert!(
+            therapist >= client + 8.0,
+            "therapist {therapist} vs client {client}"
+        );
         // Elsewhere therapists rate a little below their clients, as in the literature.
-        let c2 = mean_score(&p, &reg, WAI_SR, "total", |_, _, r| arch(r) == Archetype::Improving);
-        let t2 = mean_score(&p, &reg, WAI_SRT, "total", |_, _, r| arch(r) == Archetype::Improving);
+        let c2 = mean_score(&p, &reg, WAI_SR, "total", |_, _, r| {
+            arch(r) == Archetype::Improving
+        });
+        let t2 = mean_score(&p, &reg, WAI_SRT, "total", |_, _, r| {
+            arch(r) == Archetype::Improving
+        });
         assert!(t2 < c2, "therapist {t2} vs client {c2}");
     }
 
@@ -1010,22 +1314,62 @@ mod tests {
         let sc = reg.get(SESSION_CHECK).unwrap();
         for seed in 0..10 {
             let p = plan(seed, TODAY).unwrap();
-            for (ci, client) in p.clients.iter().enumerate().filter(|(_, c)| c.archetype == Archetype::AllianceDip) {
+            for (ci, client) in p
+                .clients
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.archetype == Archetype::AllianceDip)
+            {
                 let case = p.cases.iter().find(|c| c.clients.contains(&ci)).unwrap();
                 let series: Vec<(i64, f64)> = case
                     .sessions
                     .iter()
                     .flat_map(|s| s.responses.iter().map(move |r| (s.number, r)))
                     .filter(|(_, r)| r.instrument == SESSION_CHECK && r.client == ci)
-                    .map(|(n, r)| (n, bordin_core::to_f64(answers_for(sc, &r.values).unwrap().1.value(sc, "total").unwrap())))
+                    .map(|(n, r)| {
+                        (
+                            n,
+                            bordin_core::to_f64(
+                                answers_for(sc, &r.values)
+                                    .unwrap()
+                                    .1
+                                    .value(sc, "total")
+                                    .unwrap(),
+                            ),
+                        )
+                    })
                     .collect();
-                let (low_n, low) = series.iter().copied().fold((0, f64::MAX), |a, b| if b.1 < a.1 { b } else { a });
-                let before: Vec<f64> = series.iter().filter(|(n, _)| *n < low_n - 1).map(|x| x.1).collect();
-                let after: Vec<f64> = series.iter().filter(|(n, _)| *n > low_n + 1).map(|x| x.1).collect();
+                let (low_n, low) =
+                    series
+                        .iter()
+                        .copied()
+                        .fold((0, f64::MAX), |a, b| if b.1 < a.1 { b } else { a });
+                let before: Vec<f64> = series
+                    .iter()
+                    .filter(|(n, _)| *n < low_n - 1)
+                    .map(|x| x.1)
+                    .collect();
+                let after: Vec<f64> = series
+                    .iter()
+                    .filter(|(n, _)| *n > low_n + 1)
+                    .map(|x| x.1)
+                    .collect();
                 let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-                assert!((7..=11).contains(&low_n), "seed {seed} {}: lowest at session {low_n}", client.code);
-                assert!(mean(&before) - low >= 5.0, "seed {seed}: drop {} → {low}", mean(&before));
-                assert!(mean(&after) - low >= 5.0, "seed {seed}: no recovery {low} → {}", mean(&after));
+                assert!(
+                    (7..=11).contains(&low_n),
+                    "seed {seed} {}: lowest at session {low_n}",
+                    client.code
+                );
+                assert!(
+                    mean(&before) - low >= 5.0,
+                    "seed {seed}: drop {} → {low}",
+                    mean(&before)
+                );
+                assert!(
+                    mean(&after) - low >= 5.0,
+                    "seed {seed}: no recovery {low} → {}",
+                    mean(&after)
+                );
             }
         }
     }
@@ -1046,13 +1390,21 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn seeds_a_store() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::connect(&format!("sqlite://{}", dir.path().join("demo.db").display())).await.unwrap();
+        let store = Store::connect(&format!(
+            "sqlite://{}",
+            dir.path().join("demo.db").display()
+        ))
+        .await
+        .unwrap();
         let reg = registry();
         let now = parse_date(TODAY).unwrap() * DAY_MS + 8 * 3_600_000;
         let started = std::time::Instant::now();
         let summary = seed(&store, &reg, 42, TODAY, now).await.unwrap();
         let took = started.elapsed();
-        eprintln!("seeded {} clients, {} sessions, {} responses in {took:?}", summary.clients, summary.sessions, summary.responses);
+        eprintln!(
+            "seeded {} clients, {} sessions, {} responses in {took:?}",
+            summary.clients, summary.sessions, summary.responses
+        );
 
         assert!((36..=44).contains(&summary.clients), "{}", summary.clients);
         assert!(summary.responses > 500, "{}", summary.responses);
@@ -1063,9 +1415,16 @@ mod tests {
         assert_eq!(store.clinic(cid).await.unwrap().name, CLINIC_NAME);
         let users = store.users(cid).await.unwrap();
         assert_eq!(users.len(), 6);
-        let login = &summary.logins.iter().find(|l| l.role == Role::Clinician).unwrap();
+        let login = &summary
+            .logins
+            .iter()
+            .find(|l| l.role == Role::Clinician)
+            .unwrap();
         let user = users.iter().find(|u| u.email == login.email).unwrap();
-        assert!(bordin_server::auth::verify_password(&login.password, &user.password_hash));
+        assert!(bordin_server::auth::verify_password(
+            &login.password,
+            &user.password_hash
+        ));
         let sup = users.iter().find(|u| u.role == Role::Supervisor).unwrap();
         assert_eq!(store.supervisees(cid, &sup.user_id).await.unwrap().len(), 4);
         assert_eq!(store.text_packs(cid).await.unwrap().len(), 2);
@@ -1079,19 +1438,37 @@ mod tests {
         let mut pending = 0;
         for s in &summaries {
             let rows = store.sessions(cid, &s.case.case_id).await.unwrap();
-            assert!(!rows.is_empty() && rows.len() <= 16, "{} sessions", rows.len());
+            assert!(
+                !rows.is_empty() && rows.len() <= 16,
+                "{} sessions",
+                rows.len()
+            );
             assert!(rows.iter().all(|r| r.held_on.as_str() < TODAY));
             sessions += rows.len();
-            risk_flags += store.case_flags(cid, &s.case.case_id).await.unwrap().iter().filter(|(_, f)| f.flag_id == "risk:q9").count();
-            pending += store.administrations_of_case(cid, &s.case.case_id).await.unwrap().len();
+            risk_flags += store
+                .case_flags(cid, &s.case.case_id)
+                .await
+                .unwrap()
+                .iter()
+                .filter(|(_, f)| f.flag_id == "risk:q9")
+                .count();
+            pending += store
+                .administrations_of_case(cid, &s.case.case_id)
+                .await
+                .unwrap()
+                .len();
             if s.case.status == CaseStatus::DroppedOut {
                 assert!(s.sessions <= 5);
             }
         }
         assert_eq!(sessions, summary.sessions);
         assert!(risk_flags >= 1, "at least one risk:q9 flag");
-        assert!(summaries.iter().any(|s| s.case.status == CaseStatus::DroppedOut));
-        assert!(summaries.iter().any(|s| s.case.setting == Setting::Coaching));
+        assert!(summaries
+            .iter()
+            .any(|s| s.case.status == CaseStatus::DroppedOut));
+        assert!(summaries
+            .iter()
+            .any(|s| s.case.setting == Setting::Coaching));
         assert!(pending >= 1, "some forms are left open");
         assert!(took.as_secs() < 30, "seeding took {took:?}");
     }

@@ -99,47 +99,79 @@ impl Plan {
         let mut seen_item = vec![false; instrument.items.len()];
         let mut seen_id = false;
         for (k, raw) in header.iter().enumerate() {
-            let raw = if k == 0 { raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw) } else { raw };
+            let raw = if k == 0 {
+                raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw)
+            } else {
+                raw
+            };
             let name = String::from_utf8_lossy(raw.trim_ascii());
             if name == "id" {
                 if std::mem::replace(&mut seen_id, true) {
-                    return Err(ScoreError::DuplicateColumn { column: name.into_owned() });
+                    return Err(ScoreError::DuplicateColumn {
+                        column: name.into_owned(),
+                    });
                 }
                 columns.push(Column::Id);
                 continue;
             }
             let Some(item) = instrument.item_position(&name) else {
-                return Err(ScoreError::UnknownColumn { column: name.into_owned(), instrument: instrument.id.clone() });
+                return Err(ScoreError::UnknownColumn {
+                    column: name.into_owned(),
+                    instrument: instrument.id.clone(),
+                });
             };
             if std::mem::replace(&mut seen_item[item], true) {
-                return Err(ScoreError::DuplicateColumn { column: name.into_owned() });
+                return Err(ScoreError::DuplicateColumn {
+                    column: name.into_owned(),
+                });
             }
             let rs = instrument.response_scale_of(item);
-            let small = (0..100u32).filter(|&n| rs.accepts(Value::from_integer(i64::from(n)))).fold(0u128, |m, n| m | (1u128 << n));
+            let small = (0..100u32)
+                .filter(|&n| rs.accepts(Value::from_integer(i64::from(n))))
+                .fold(0u128, |m, n| m | (1u128 << n));
             columns.push(Column::Item { item, small });
         }
         if !seen_id {
             return Err(ScoreError::MissingIdColumn);
         }
-        if let Some(k) = (0..instrument.items.len()).find(|&k| instrument.is_scored_item(k) && !seen_item[k]) {
-            return Err(ScoreError::MissingItemColumn { item: instrument.items[k].id.clone(), instrument: instrument.id.clone() });
+        if let Some(k) =
+            (0..instrument.items.len()).find(|&k| instrument.is_scored_item(k) && !seen_item[k])
+        {
+            return Err(ScoreError::MissingItemColumn {
+                item: instrument.items[k].id.clone(),
+                instrument: instrument.id.clone(),
+            });
         }
-        Ok(Self { columns, decimals: instrument.scales.iter().map(|s| s.decimals).collect() })
+        Ok(Self {
+            columns,
+            decimals: instrument.scales.iter().map(|s| s.decimals).collect(),
+        })
     }
 }
 
 /// Reads one answer: `Ok(None)` for a blank, `Err(())` for an invalid answer.
 #[inline(always)]
-fn read_answer(instrument: &Instrument, item: usize, small: u128, field: &[u8]) -> Result<Option<Value>, ()> {
+fn read_answer(
+    instrument: &Instrument,
+    item: usize,
+    small: u128,
+    field: &[u8],
+) -> Result<Option<Value>, ()> {
     // Fast path: one or two plain digits.
     let n = match field {
         [] => return Ok(None),
         [d] if d.is_ascii_digit() => Some(u32::from(d - b'0')),
-        [d1, d2] if d1.is_ascii_digit() && d2.is_ascii_digit() => Some(u32::from(d1 - b'0') * 10 + u32::from(d2 - b'0')),
+        [d1, d2] if d1.is_ascii_digit() && d2.is_ascii_digit() => {
+            Some(u32::from(d1 - b'0') * 10 + u32::from(d2 - b'0'))
+        }
         _ => None,
     };
     if let Some(n) = n {
-        return if small & (1u128 << n) != 0 { Ok(Some(Value::from_integer(i64::from(n)))) } else { Err(()) };
+        return if small & (1u128 << n) != 0 {
+            Ok(Some(Value::from_integer(i64::from(n))))
+        } else {
+            Err(())
+        };
     }
     let field = field.trim_ascii();
     if field.is_empty() {
@@ -160,12 +192,19 @@ pub fn score_stream<R: Read, W: Write, E: Write>(
     errors: E,
     format: Format,
 ) -> Result<Summary, ScoreError> {
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).buffer_capacity(1 << 20).from_reader(input);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .buffer_capacity(1 << 20)
+        .from_reader(input);
     let mut out = BufWriter::with_capacity(1 << 20, output);
     let mut err = BufWriter::new(errors);
     let mut record = csv::ByteRecord::new();
 
-    if !reader.read_byte_record(&mut record).map_err(ScoreError::Read)? {
+    if !reader
+        .read_byte_record(&mut record)
+        .map_err(ScoreError::Read)?
+    {
         return Err(ScoreError::EmptyInput);
     }
     let plan = Plan::from_header(instrument, &record)?;
@@ -187,11 +226,18 @@ pub fn score_stream<R: Read, W: Write, E: Write>(
     let mut summary = Summary::default();
     let mut itoa_buf = itoa::Buffer::new();
 
-    while reader.read_byte_record(&mut record).map_err(ScoreError::Read)? {
+    while reader
+        .read_byte_record(&mut record)
+        .map_err(ScoreError::Read)?
+    {
         summary.rows += 1;
         if record.len() != n_fields {
             let at = record.position().map_or(0, csv::Position::line);
-            writeln!(err, "line {at}: expected {n_fields} fields as in the header, found {}", record.len())?;
+            writeln!(
+                err,
+                "line {at}: expected {n_fields} fields as in the header, found {}",
+                record.len()
+            )?;
             summary.rejected += 1;
             continue;
         }
@@ -230,7 +276,13 @@ pub fn score_stream<R: Read, W: Write, E: Write>(
 
 #[cold]
 #[inline(never)]
-fn report_invalid<E: Write>(err: &mut E, instrument: &Instrument, record: &csv::ByteRecord, item: usize, field: &[u8]) -> std::io::Result<()> {
+fn report_invalid<E: Write>(
+    err: &mut E,
+    instrument: &Instrument,
+    record: &csv::ByteRecord,
+    item: usize,
+    field: &[u8],
+) -> std::io::Result<()> {
     let at = record.position().map_or(0, csv::Position::line);
     let e = AnswerError {
         item: instrument.items[item].id.clone(),
@@ -242,7 +294,14 @@ fn report_invalid<E: Write>(err: &mut E, instrument: &Instrument, record: &csv::
     writeln!(err, "line {at}: {e}")
 }
 
-fn write_csv_row(line: &mut String, instrument: &Instrument, plan: &Plan, id: &[u8], sheet: &ScoreSheet, itoa_buf: &mut itoa::Buffer) {
+fn write_csv_row(
+    line: &mut String,
+    instrument: &Instrument,
+    plan: &Plan,
+    id: &[u8],
+    sheet: &ScoreSheet,
+    itoa_buf: &mut itoa::Buffer,
+) {
     push_csv_field(line, id);
     for (score, &decimals) in sheet.scales.iter().zip(&plan.decimals) {
         line.push(',');
@@ -267,11 +326,24 @@ fn write_csv_row(line: &mut String, instrument: &Instrument, plan: &Plan, id: &[
     line.push('\n');
 }
 
-fn write_json_row(line: &mut String, instrument: &Instrument, plan: &Plan, id: &[u8], sheet: &ScoreSheet, itoa_buf: &mut itoa::Buffer) {
+fn write_json_row(
+    line: &mut String,
+    instrument: &Instrument,
+    plan: &Plan,
+    id: &[u8],
+    sheet: &ScoreSheet,
+    itoa_buf: &mut itoa::Buffer,
+) {
     line.push_str("{\"id\":");
     push_json_string(line, &String::from_utf8_lossy(id));
     line.push_str(",\"scales\":{");
-    for (k, ((def, score), &decimals)) in instrument.scales.iter().zip(&sheet.scales).zip(&plan.decimals).enumerate() {
+    for (k, ((def, score), &decimals)) in instrument
+        .scales
+        .iter()
+        .zip(&sheet.scales)
+        .zip(&plan.decimals)
+        .enumerate()
+    {
         if k > 0 {
             line.push(',');
         }
@@ -319,7 +391,12 @@ fn push_value(line: &mut String, v: Value, decimals: u8, itoa_buf: &mut itoa::Bu
 /// Appends a CSV field, quoted when it holds a separator, quote or line break.
 fn push_csv_field(line: &mut String, field: &[u8]) {
     let text = String::from_utf8_lossy(field);
-    if text.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) || text.starts_with(' ') || text.ends_with(' ') {
+    if text
+        .bytes()
+        .any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
+        || text.starts_with(' ')
+        || text.ends_with(' ')
+    {
         line.push('"');
         for c in text.chars() {
             if c == '"' {
@@ -335,7 +412,9 @@ fn push_csv_field(line: &mut String, field: &[u8]) {
 
 /// Appends a JSON string literal.
 fn push_json_string(line: &mut String, s: &str) {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b < 0x7f) {
+    if s.bytes()
+        .all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b < 0x7f)
+    {
         line.push('"');
         line.push_str(s);
         line.push('"');
@@ -358,7 +437,11 @@ mod tests {
         let mut out = Vec::new();
         let mut err = Vec::new();
         let r = score_stream(instrument, input.as_bytes(), &mut out, &mut err, format);
-        (r, String::from_utf8(out).unwrap(), String::from_utf8(err).unwrap())
+        (
+            r,
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(err).unwrap(),
+        )
     }
 
     #[test]
@@ -369,7 +452,14 @@ mod tests {
                      c,5,4,3,2,1,5,4,3,,1,5,4\n\
                      d,5,4,,2,1,5,4,3,,1,5,4\n";
         let (r, out, err) = run("wai_sr", input, Format::Csv);
-        assert_eq!(r.unwrap(), Summary { rows: 4, scored: 4, rejected: 0 });
+        assert_eq!(
+            r.unwrap(),
+            Summary {
+                rows: 4,
+                scored: 4,
+                rejected: 0
+            }
+        );
         assert_eq!(err, "");
         // b: bond 3+1+4+2 = 10, goal 2+5+3+5 = 15, task 5+4+1+4 = 14, total 39.
         // c: q9 blank → bond (3+1+4)/3×4 = 32/3 = 10.67; total 32/3 + 29 = 119/3 = 39.67.
@@ -392,7 +482,15 @@ mod tests {
                      0,p2,1,1,1,1,0,0,0,0\n\
                      2,p3,,,,3,3,3,3,3\n";
         let (r, out, err) = run("phq9", input, Format::Csv);
-        assert_eq!(r.unwrap(), Summary { rows: 3, scored: 3, rejected: 0 }, "{err}");
+        assert_eq!(
+            r.unwrap(),
+            Summary {
+                rows: 3,
+                scored: 3,
+                rejected: 0
+            },
+            "{err}"
+        );
         // p1: 15 × 9 / 8 = 16.875 → 17; p2: 4; p3: three blank → not scored, q9 = 2 flags.
         assert_eq!(
             out,
@@ -412,8 +510,18 @@ mod tests {
                      short,0,0\n\
                      ok2,1,1,1,1,1,1,1,1,0, 2 \n";
         let (r, out, err) = run("phq9", input, Format::Csv);
-        assert_eq!(r.unwrap(), Summary { rows: 5, scored: 2, rejected: 3 });
-        assert_eq!(out, "id,total,severity,flags,missing\nok1,0,minimal,,0\nok2,8,mild,,0\n");
+        assert_eq!(
+            r.unwrap(),
+            Summary {
+                rows: 5,
+                scored: 2,
+                rejected: 3
+            }
+        );
+        assert_eq!(
+            out,
+            "id,total,severity,flags,missing\nok1,0,minimal,,0\nok2,8,mild,,0\n"
+        );
         assert_eq!(
             err,
             "line 3: item q1: '4' is not a valid answer (expected one of 0, 1, 2, 3)\n\
@@ -428,9 +536,22 @@ mod tests {
         // A quoted id spanning two lines moves the following row to line 4.
         let input = "id,q1,q2,q3,q4,q5,q6,q7\n\"two\nlines\",0,0,0,0,0,0,0\nx,0,0,0,0,0,0,9\n";
         let (r, out, err) = run("gad7", input, Format::Csv);
-        assert_eq!(r.unwrap(), Summary { rows: 2, scored: 1, rejected: 1 });
-        assert_eq!(err, "line 4: item q7: '9' is not a valid answer (expected one of 0, 1, 2, 3)\n");
-        assert_eq!(out, "id,total,severity,flags,missing\n\"two\nlines\",0,minimal,,0\n");
+        assert_eq!(
+            r.unwrap(),
+            Summary {
+                rows: 2,
+                scored: 1,
+                rejected: 1
+            }
+        );
+        assert_eq!(
+            err,
+            "line 4: item q7: '9' is not a valid answer (expected one of 0, 1, 2, 3)\n"
+        );
+        assert_eq!(
+            out,
+            "id,total,severity,flags,missing\n\"two\nlines\",0,minimal,,0\n"
+        );
     }
 
     #[test]
@@ -441,7 +562,10 @@ mod tests {
         assert_eq!(out, "id,total,bond,goal,task,overall,severity,flags,missing\ns1,34,8,7,9,10,,,0\ns2,,8,7,9,,,,1\n");
         let (r, out, _) = run("session_check", input, Format::Json);
         assert_eq!(r.unwrap().scored, 2);
-        let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let lines: Vec<serde_json::Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         assert_eq!(
             lines[0],
             serde_json::json!({"id": "s1", "scales": {"total": 34, "bond": 8, "goal": 7, "task": 9, "overall": 10}, "severity": null, "flags": [], "missing": 0})
@@ -452,27 +576,55 @@ mod tests {
 
     #[test]
     fn json_phq9_and_wai() {
-        let (r, out, _) = run("phq9", "id,q1,q2,q3,q4,q5,q6,q7,q8,q9\n\"a \"\"b\"\"\",3,2,2,2,,2,2,1,1\n", Format::Json);
+        let (r, out, _) = run(
+            "phq9",
+            "id,q1,q2,q3,q4,q5,q6,q7,q8,q9\n\"a \"\"b\"\"\",3,2,2,2,,2,2,1,1\n",
+            Format::Json,
+        );
         assert_eq!(r.unwrap().scored, 1);
         let v: serde_json::Value = serde_json::from_str(out.trim_end()).unwrap();
-        assert_eq!(v, serde_json::json!({"id": "a \"b\"", "scales": {"total": 17}, "severity": "moderately severe", "flags": ["risk:q9"], "missing": 1}));
-        let (_, out, _) = run("wai_sr", "id,q1,q2,q3,q4,q5,q6,q7,q8,q9,q10,q11,q12\nc,5,4,3,2,1,5,4,3,,1,5,4\n", Format::Json);
+        assert_eq!(
+            v,
+            serde_json::json!({"id": "a \"b\"", "scales": {"total": 17}, "severity": "moderately severe", "flags": ["risk:q9"], "missing": 1})
+        );
+        let (_, out, _) = run(
+            "wai_sr",
+            "id,q1,q2,q3,q4,q5,q6,q7,q8,q9,q10,q11,q12\nc,5,4,3,2,1,5,4,3,,1,5,4\n",
+            Format::Json,
+        );
         assert_eq!(out, "{\"id\":\"c\",\"scales\":{\"total\":39.67,\"bond\":10.67,\"goal\":15.00,\"task\":14.00},\"severity\":null,\"flags\":[],\"missing\":1}\n");
     }
 
     #[test]
     fn header_errors_name_the_column() {
-        let e = run("phq9", "id,q1,q2,q3,q4,q5,q6,q7,q8,q9,q11\n", Format::Csv).0.unwrap_err();
-        assert!(matches!(&e, ScoreError::UnknownColumn { column, .. } if column == "q11"), "{e}");
+        let e = run("phq9", "id,q1,q2,q3,q4,q5,q6,q7,q8,q9,q11\n", Format::Csv)
+            .0
+            .unwrap_err();
+        assert!(
+            matches!(&e, ScoreError::UnknownColumn { column, .. } if column == "q11"),
+            "{e}"
+        );
         assert!(e.to_string().contains("'q11'"));
-        let e = run("phq9", "q1,q2,q3,q4,q5,q6,q7,q8,q9\n", Format::Csv).0.unwrap_err();
+        let e = run("phq9", "q1,q2,q3,q4,q5,q6,q7,q8,q9\n", Format::Csv)
+            .0
+            .unwrap_err();
         assert!(matches!(e, ScoreError::MissingIdColumn));
-        let e = run("phq9", "id,q1,q2,q3,q4,q5,q6,q7,q8\n", Format::Csv).0.unwrap_err();
-        assert!(matches!(&e, ScoreError::MissingItemColumn { item, .. } if item == "q9"), "{e}");
+        let e = run("phq9", "id,q1,q2,q3,q4,q5,q6,q7,q8\n", Format::Csv)
+            .0
+            .unwrap_err();
+        assert!(
+            matches!(&e, ScoreError::MissingItemColumn { item, .. } if item == "q9"),
+            "{e}"
+        );
         assert!(e.to_string().contains("'q9'"));
-        let e = run("gad7", "id,q1,q1,q2,q3,q4,q5,q6,q7\n", Format::Csv).0.unwrap_err();
+        let e = run("gad7", "id,q1,q1,q2,q3,q4,q5,q6,q7\n", Format::Csv)
+            .0
+            .unwrap_err();
         assert!(matches!(&e, ScoreError::DuplicateColumn { column } if column == "q1"));
-        assert!(matches!(run("gad7", "", Format::Csv).0.unwrap_err(), ScoreError::EmptyInput));
+        assert!(matches!(
+            run("gad7", "", Format::Csv).0.unwrap_err(),
+            ScoreError::EmptyInput
+        ));
         // A BOM and spaces around header names are tolerated; a header alone scores nothing.
         let (r, out, _) = run("gad7", "\u{feff}id, q1,q2,q3,q4,q5,q6,q7 \n", Format::Csv);
         assert_eq!(r.unwrap(), Summary::default());
@@ -492,13 +644,35 @@ mod tests {
     #[test]
     fn push_value_agrees_with_write_value() {
         let mut buf = itoa::Buffer::new();
-        for n in [-1_000_001i64, -61, -60, -1, 0, 1, 4, 9, 10, 12, 17, 48, 60, 99, 100, 1_000_000, i64::from(i32::MAX)] {
+        for n in [
+            -1_000_001i64,
+            -61,
+            -60,
+            -1,
+            0,
+            1,
+            4,
+            9,
+            10,
+            12,
+            17,
+            48,
+            60,
+            99,
+            100,
+            1_000_000,
+            i64::from(i32::MAX),
+        ] {
             for den in [1i64, 2, 3, 4, 7, 8, 10, 200] {
                 for decimals in 0..=11u8 {
                     let v = Value::new(n, den);
                     let mut ours = String::new();
                     push_value(&mut ours, v, decimals, &mut buf);
-                    assert_eq!(ours, bordin_core::format_value(v, decimals), "{v} with {decimals} decimals");
+                    assert_eq!(
+                        ours,
+                        bordin_core::format_value(v, decimals),
+                        "{v} with {decimals} decimals"
+                    );
                 }
             }
         }
@@ -510,10 +684,17 @@ mod tests {
         for inst in reg.instruments() {
             for item in 0..inst.items.len() {
                 let rs = inst.response_scale_of(item);
-                let small = (0..100u32).filter(|&n| rs.accepts(Value::from_integer(i64::from(n)))).fold(0u128, |m, n| m | (1u128 << n));
-                for text in ["0", "1", "3", "5", "9", "10", "11", "00", "03", "99", "-1", "1.0", "1.5", "x", " 2", "100"] {
+                let small = (0..100u32)
+                    .filter(|&n| rs.accepts(Value::from_integer(i64::from(n))))
+                    .fold(0u128, |m, n| m | (1u128 << n));
+                for text in [
+                    "0", "1", "3", "5", "9", "10", "11", "00", "03", "99", "-1", "1.0", "1.5", "x",
+                    " 2", "100",
+                ] {
                     let core = bordin_core::answers::check(inst, item, text.trim().as_bytes()).ok();
-                    let ours = read_answer(inst, item, small, text.as_bytes()).ok().flatten();
+                    let ours = read_answer(inst, item, small, text.as_bytes())
+                        .ok()
+                        .flatten();
                     assert_eq!(ours, core, "{} {} {text:?}", inst.id, inst.items[item].id);
                 }
             }

@@ -34,7 +34,9 @@ pub struct AnswerError {
 fn describe(p: &AnswerProblem) -> String {
     match p {
         AnswerProblem::UnknownItem => "is not an item of this instrument".to_owned(),
-        AnswerProblem::Invalid { given, expected } => format!("'{given}' is not a valid answer (expected {expected})"),
+        AnswerProblem::Invalid { given, expected } => {
+            format!("'{given}' is not a valid answer (expected {expected})")
+        }
         AnswerProblem::Required => "needs an answer".to_owned(),
         AnswerProblem::Duplicate => "was answered more than once".to_owned(),
     }
@@ -59,11 +61,17 @@ impl Answers {
         let mut errors = Vec::new();
         for (id, raw) in pairs {
             let Some(pos) = instrument.item_position(id) else {
-                errors.push(AnswerError { item: id.to_owned(), problem: AnswerProblem::UnknownItem });
+                errors.push(AnswerError {
+                    item: id.to_owned(),
+                    problem: AnswerProblem::UnknownItem,
+                });
                 continue;
             };
             if std::mem::replace(&mut seen[pos], true) {
-                errors.push(AnswerError { item: id.to_owned(), problem: AnswerProblem::Duplicate });
+                errors.push(AnswerError {
+                    item: id.to_owned(),
+                    problem: AnswerProblem::Duplicate,
+                });
                 continue;
             }
             let raw = raw.trim();
@@ -72,7 +80,10 @@ impl Answers {
             }
             match check(instrument, pos, raw.as_bytes()) {
                 Ok(v) => values[pos] = Some(v),
-                Err(problem) => errors.push(AnswerError { item: id.to_owned(), problem }),
+                Err(problem) => errors.push(AnswerError {
+                    item: id.to_owned(),
+                    problem,
+                }),
             }
         }
         if errors.is_empty() {
@@ -83,7 +94,10 @@ impl Answers {
     }
 
     /// Builds answers from values already in item order (e.g. read back from storage).
-    pub fn from_values(instrument: &Instrument, values: Vec<Option<Value>>) -> Result<Self, Vec<AnswerError>> {
+    pub fn from_values(
+        instrument: &Instrument,
+        values: Vec<Option<Value>>,
+    ) -> Result<Self, Vec<AnswerError>> {
         let mut errors = Vec::new();
         if values.len() != instrument.items.len() {
             errors.push(AnswerError {
@@ -101,7 +115,10 @@ impl Answers {
                 if !rs.accepts(*v) {
                     errors.push(AnswerError {
                         item: instrument.items[pos].id.clone(),
-                        problem: AnswerProblem::Invalid { given: crate::format_value(*v, 3), expected: rs.describe() },
+                        problem: AnswerProblem::Invalid {
+                            given: crate::format_value(*v, 3),
+                            expected: rs.describe(),
+                        },
                     });
                 }
             }
@@ -120,7 +137,10 @@ impl Answers {
             .iter()
             .zip(&self.values)
             .filter(|(item, v)| item.required && v.is_none())
-            .map(|(item, _)| AnswerError { item: item.id.clone(), problem: AnswerProblem::Required })
+            .map(|(item, _)| AnswerError {
+                item: item.id.clone(),
+                problem: AnswerProblem::Required,
+            })
             .collect()
     }
 
@@ -131,12 +151,21 @@ impl Answers {
 
     /// The answer to an item, by id.
     pub fn get(&self, instrument: &Instrument, item: &str) -> Option<Value> {
-        instrument.item_position(item).and_then(|p| self.values.get(p).copied().flatten())
+        instrument
+            .item_position(item)
+            .and_then(|p| self.values.get(p).copied().flatten())
     }
 
     /// `(item id, answer)` pairs for the answered items, for storage and export.
-    pub fn pairs<'a>(&'a self, instrument: &'a Instrument) -> impl Iterator<Item = (&'a str, Value)> + 'a {
-        instrument.items.iter().zip(&self.values).filter_map(|(i, v)| v.map(|v| (i.id.as_str(), v)))
+    pub fn pairs<'a>(
+        &'a self,
+        instrument: &'a Instrument,
+    ) -> impl Iterator<Item = (&'a str, Value)> + 'a {
+        instrument
+            .items
+            .iter()
+            .zip(&self.values)
+            .filter_map(|(i, v)| v.map(|v| (i.id.as_str(), v)))
     }
 }
 
@@ -146,6 +175,9 @@ pub fn check(instrument: &Instrument, item: usize, raw: &[u8]) -> Result<Value, 
     let rs = instrument.response_scale_of(item);
     match crate::parse_decimal_bytes(raw) {
         Some(v) if rs.accepts(v) => Ok(v),
-        _ => Err(AnswerProblem::Invalid { given: String::from_utf8_lossy(raw).into_owned(), expected: rs.describe() }),
+        _ => Err(AnswerProblem::Invalid {
+            given: String::from_utf8_lossy(raw).into_owned(),
+            expected: rs.describe(),
+        }),
     }
 }

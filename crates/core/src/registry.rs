@@ -15,7 +15,10 @@ use crate::{Instrument, SettingWords, TextPack};
 
 /// Instruments shipped in the binary: (file name, TOML text).
 pub const BUILTIN: [(&str, &str); 5] = [
-    ("session_check.toml", include_str!("../instruments/session_check.toml")),
+    (
+        "session_check.toml",
+        include_str!("../instruments/session_check.toml"),
+    ),
     ("wai_sr.toml", include_str!("../instruments/wai_sr.toml")),
     ("wai_srt.toml", include_str!("../instruments/wai_srt.toml")),
     ("phq9.toml", include_str!("../instruments/phq9.toml")),
@@ -25,8 +28,14 @@ pub const BUILTIN: [(&str, &str); 5] = [
 /// Placeholder text packs for the WAI forms, used by the demo and the tests. Their texts say
 /// plainly that they are placeholders; they are never the licensed wording.
 pub const PLACEHOLDER_PACKS: [(&str, &str); 2] = [
-    ("wai_sr.placeholder.toml", include_str!("../instruments/packs/wai_sr.placeholder.toml")),
-    ("wai_srt.placeholder.toml", include_str!("../instruments/packs/wai_srt.placeholder.toml")),
+    (
+        "wai_sr.placeholder.toml",
+        include_str!("../instruments/packs/wai_sr.placeholder.toml"),
+    ),
+    (
+        "wai_srt.placeholder.toml",
+        include_str!("../instruments/packs/wai_srt.placeholder.toml"),
+    ),
 ];
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -114,7 +123,8 @@ impl Registry {
     pub fn builtin() -> Result<Self, RegistryError> {
         let mut reg = Self::default();
         for (name, text) in BUILTIN {
-            let i = Instrument::from_toml(&format!("builtin:{name}"), text).map_err(RegistryError::Invalid)?;
+            let i = Instrument::from_toml(&format!("builtin:{name}"), text)
+                .map_err(RegistryError::Invalid)?;
             reg.add(i, "built in")?;
         }
         Ok(reg)
@@ -127,21 +137,39 @@ impl Registry {
     }
 
     /// Adds a validated instrument; ids are unique.
-    pub fn add(&mut self, instrument: Instrument, origin: &str) -> Result<Arc<Instrument>, RegistryError> {
+    pub fn add(
+        &mut self,
+        instrument: Instrument,
+        origin: &str,
+    ) -> Result<Arc<Instrument>, RegistryError> {
         if let Some(e) = self.entries.get(&instrument.id) {
-            return Err(RegistryError::Duplicate(instrument.id.clone(), e.origin.clone()));
+            return Err(RegistryError::Duplicate(
+                instrument.id.clone(),
+                e.origin.clone(),
+            ));
         }
         let arc = Arc::new(instrument);
-        self.entries.insert(arc.id.clone(), Entry { instrument: arc.clone(), origin: origin.to_owned() });
+        self.entries.insert(
+            arc.id.clone(),
+            Entry {
+                instrument: arc.clone(),
+                origin: origin.to_owned(),
+            },
+        );
         Ok(arc)
     }
 
     /// Validates a text pack against its instrument and installs it (replacing an earlier one).
     pub fn install_pack(&mut self, file: &str, pack: TextPack) -> Result<(), RegistryError> {
         let instrument = self.get(&pack.instrument).ok_or_else(|| {
-            RegistryError::Invalid(vec![LoadError::new(file, "instrument", format!("no instrument '{}' is known", pack.instrument))])
+            RegistryError::Invalid(vec![LoadError::new(
+                file,
+                "instrument",
+                format!("no instrument '{}' is known", pack.instrument),
+            )])
         })?;
-        pack.validate(file, instrument).map_err(RegistryError::Invalid)?;
+        pack.validate(file, instrument)
+            .map_err(RegistryError::Invalid)?;
         self.packs.insert(pack.instrument.clone(), pack);
         Ok(())
     }
@@ -208,7 +236,10 @@ impl Registry {
         let wording = if instrument.has_own_wording() {
             WordingSource::InstrumentFile
         } else if let Some(p) = pack {
-            WordingSource::TextPack { source: p.source.clone(), placeholder: p.placeholder }
+            WordingSource::TextPack {
+                source: p.source.clone(),
+                placeholder: p.placeholder,
+            }
         } else {
             let why = match instrument.licence.status {
                 LicenceStatus::Restricted => format!(
@@ -229,9 +260,15 @@ impl Registry {
             .items
             .iter()
             .map(|item| {
-                let text = item.text.as_deref().or_else(|| pack.and_then(|p| p.items.get(&item.id)).map(String::as_str)).unwrap_or("");
+                let text = item
+                    .text
+                    .as_deref()
+                    .or_else(|| pack.and_then(|p| p.items.get(&item.id)).map(String::as_str))
+                    .unwrap_or("");
                 let mut rs = instrument.response_scales[item.response_scale].clone();
-                if let (Some(p), crate::instrument::ResponseScaleKind::Choice { points }) = (pack, &mut rs.kind) {
+                if let (Some(p), crate::instrument::ResponseScaleKind::Choice { points }) =
+                    (pack, &mut rs.kind)
+                {
                     if let Some(labels) = p.answer_labels.get(&rs.id) {
                         for pt in points.iter_mut() {
                             if let Some(l) = labels.get(&pt.value.to_string()) {
@@ -240,10 +277,19 @@ impl Registry {
                         }
                     }
                 }
-                FormItem { id: item.id.clone(), text: words.fill(text), required: item.required, response_scale: rs }
+                FormItem {
+                    id: item.id.clone(),
+                    text: words.fill(text),
+                    required: item.required,
+                    response_scale: rs,
+                }
             })
             .collect();
-        let instructions = instrument.instructions.as_deref().or_else(|| pack.and_then(|p| p.instructions.as_deref())).map(|t| words.fill(t));
+        let instructions = instrument
+            .instructions
+            .as_deref()
+            .or_else(|| pack.and_then(|p| p.instructions.as_deref()))
+            .map(|t| words.fill(t));
         Ok(Form {
             instrument: instrument.clone(),
             instrument_id: instrument.id.clone(),
@@ -254,4 +300,3 @@ impl Registry {
         })
     }
 }
-

@@ -44,7 +44,10 @@ pub struct ScoreSheet {
 impl ScoreSheet {
     /// The score of a scale, by id.
     pub fn value(&self, instrument: &Instrument, scale: &str) -> Option<Value> {
-        instrument.scale_position(scale).and_then(|i| self.scales.get(i)).and_then(|s| s.value)
+        instrument
+            .scale_position(scale)
+            .and_then(|i| self.scales.get(i))
+            .and_then(|s| s.value)
     }
 
     /// The band label of the first banded scale that was scored (the instrument's severity).
@@ -57,7 +60,10 @@ impl ScoreSheet {
     }
 
     /// Ids of the raised flags, e.g. `["risk:q9"]`.
-    pub fn flag_ids<'a>(&'a self, instrument: &'a Instrument) -> impl Iterator<Item = &'a str> + 'a {
+    pub fn flag_ids<'a>(
+        &'a self,
+        instrument: &'a Instrument,
+    ) -> impl Iterator<Item = &'a str> + 'a {
         self.flags.iter().map(|&f| instrument.flags[f].id.as_str())
     }
 }
@@ -95,7 +101,15 @@ impl Instrument {
                 out.missing += 1;
             }
         }
-        out.scales.resize(self.scales.len(), ScaleScore { value: None, answered: 0, missing: 0, band: None });
+        out.scales.resize(
+            self.scales.len(),
+            ScaleScore {
+                value: None,
+                answered: 0,
+                missing: 0,
+                band: None,
+            },
+        );
         for &k in &self.eval_order {
             let s = self.score_scale(&self.scales[k], values, &out.scales);
             out.scales[k] = s;
@@ -118,7 +132,12 @@ impl Instrument {
         }
     }
 
-    fn score_scale(&self, scale: &Scale, values: &[Option<Value>], done: &[ScaleScore]) -> ScaleScore {
+    fn score_scale(
+        &self,
+        scale: &Scale,
+        values: &[Option<Value>],
+        done: &[ScaleScore],
+    ) -> ScaleScore {
         let mut sum = Value::from_integer(0);
         let mut answered = 0u32;
         let n = match &scale.parts {
@@ -148,7 +167,12 @@ impl Instrument {
             Some(combine(scale, sum, answered, n))
         };
         let band = value.and_then(|v| band_of(scale, v));
-        ScaleScore { value, answered, missing, band }
+        ScaleScore {
+            value,
+            answered,
+            missing,
+            band,
+        }
     }
 }
 

@@ -24,7 +24,12 @@ pub struct SettingWords {
 }
 
 impl Setting {
-    pub const ALL: [Setting; 4] = [Self::Therapy, Self::Counselling, Self::Coaching, Self::Rehabilitation];
+    pub const ALL: [Setting; 4] = [
+        Self::Therapy,
+        Self::Counselling,
+        Self::Coaching,
+        Self::Rehabilitation,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -41,10 +46,34 @@ impl Setting {
 
     pub fn words(self) -> SettingWords {
         match self {
-            Self::Therapy => SettingWords { client: "client", clients: "clients", helper: "therapist", helpers: "therapists", work: "therapy" },
-            Self::Counselling => SettingWords { client: "client", clients: "clients", helper: "counsellor", helpers: "counsellors", work: "counselling" },
-            Self::Coaching => SettingWords { client: "coachee", clients: "coachees", helper: "coach", helpers: "coaches", work: "coaching" },
-            Self::Rehabilitation => SettingWords { client: "client", clients: "clients", helper: "practitioner", helpers: "practitioners", work: "rehabilitation" },
+            Self::Therapy => SettingWords {
+                client: "client",
+                clients: "clients",
+                helper: "therapist",
+                helpers: "therapists",
+                work: "therapy",
+            },
+            Self::Counselling => SettingWords {
+                client: "client",
+                clients: "clients",
+                helper: "counsellor",
+                helpers: "counsellors",
+                work: "counselling",
+            },
+            Self::Coaching => SettingWords {
+                client: "coachee",
+                clients: "coachees",
+                helper: "coach",
+                helpers: "coaches",
+                work: "coaching",
+            },
+            Self::Rehabilitation => SettingWords {
+                client: "client",
+                clients: "clients",
+                helper: "practitioner",
+                helpers: "practitioners",
+                work: "rehabilitation",
+            },
         }
     }
 }
@@ -52,6 +81,8 @@ impl Setting {
 impl SettingWords {
     /// Replaces `{helper}`, `{client}` and `{work}` in a text.
     pub fn fill(&self, text: &str) -> String {
-        text.replace("{helper}", self.helper).replace("{client}", self.client).replace("{work}", self.work)
+        text.replace("{helper}", self.helper)
+            .replace("{client}", self.client)
+            .replace("{work}", self.work)
     }
 }

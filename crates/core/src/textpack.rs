@@ -52,12 +52,21 @@ impl TextPack {
         let mut errors = Vec::new();
         let mut err = |path: String, msg: String| errors.push(LoadError::new(file, path, msg));
         if self.instrument != instrument.id {
-            err("instrument".into(), format!("names '{}', but is being installed for '{}'", self.instrument, instrument.id));
+            err(
+                "instrument".into(),
+                format!(
+                    "names '{}', but is being installed for '{}'",
+                    self.instrument, instrument.id
+                ),
+            );
         }
         if self.instrument_version != instrument.version {
             err(
                 "instrument_version".into(),
-                format!("pack is for version '{}', the installed {} is version '{}'", self.instrument_version, instrument.id, instrument.version),
+                format!(
+                    "pack is for version '{}', the installed {} is version '{}'",
+                    self.instrument_version, instrument.id, instrument.version
+                ),
             );
         }
         for (field, v) in [("source", &self.source), ("permission", &self.permission)] {
@@ -67,28 +76,48 @@ impl TextPack {
         }
         for item in &instrument.items {
             match self.items.get(&item.id) {
-                None => err(format!("items.{}", item.id), "is missing: a pack must word every item".into()),
-                Some(t) if t.trim().is_empty() => err(format!("items.{}", item.id), "must not be empty".into()),
+                None => err(
+                    format!("items.{}", item.id),
+                    "is missing: a pack must word every item".into(),
+                ),
+                Some(t) if t.trim().is_empty() => {
+                    err(format!("items.{}", item.id), "must not be empty".into())
+                }
                 Some(_) => {}
             }
         }
         for id in self.items.keys() {
             if instrument.item_position(id).is_none() {
-                err(format!("items.{id}"), format!("'{id}' is not an item of {}", instrument.id));
+                err(
+                    format!("items.{id}"),
+                    format!("'{id}' is not an item of {}", instrument.id),
+                );
             }
         }
         for (rs_id, labels) in &self.answer_labels {
             let Some(rs) = instrument.response_scales.iter().find(|r| &r.id == rs_id) else {
-                err(format!("answer_labels.{rs_id}"), format!("'{rs_id}' is not a response scale of {}", instrument.id));
+                err(
+                    format!("answer_labels.{rs_id}"),
+                    format!("'{rs_id}' is not a response scale of {}", instrument.id),
+                );
                 continue;
             };
             for (value, label) in labels {
-                let ok = value.parse::<i64>().ok().is_some_and(|v| rs.points().iter().any(|p| p.value == v));
+                let ok = value
+                    .parse::<i64>()
+                    .ok()
+                    .is_some_and(|v| rs.points().iter().any(|p| p.value == v));
                 if !ok {
-                    err(format!("answer_labels.{rs_id}.{value}"), format!("'{value}' is not a point of response scale '{rs_id}'"));
+                    err(
+                        format!("answer_labels.{rs_id}.{value}"),
+                        format!("'{value}' is not a point of response scale '{rs_id}'"),
+                    );
                 }
                 if label.trim().is_empty() {
-                    err(format!("answer_labels.{rs_id}.{value}"), "must not be empty".into());
+                    err(
+                        format!("answer_labels.{rs_id}.{value}"),
+                        "must not be empty".into(),
+                    );
                 }
             }
         }

@@ -1,6 +1,8 @@
 //! "Never panics" properties for the parsers that read files written by people: instrument files
 //! and text packs. They run in ordinary `cargo test`; `fuzz/` has the libFuzzer versions.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use bordin_core::registry::{BUILTIN, PLACEHOLDER_PACKS};
 use bordin_core::{Answers, Instrument, Registry, TextPack};
 use proptest::prelude::*;
@@ -39,7 +41,17 @@ const TOKENS: &[&str] = &[
 /// A shipped file with some lines deleted, duplicated or with a value swapped for a token.
 fn mutated_file() -> impl Strategy<Value = String> {
     let files: Vec<&'static str> = BUILTIN.iter().map(|(_, t)| *t).collect();
-    (proptest::sample::select(files), proptest::collection::vec((any::<proptest::sample::Index>(), 0u8..4, any::<proptest::sample::Index>()), 1..6))
+    (
+        proptest::sample::select(files),
+        proptest::collection::vec(
+            (
+                any::<proptest::sample::Index>(),
+                0u8..4,
+                any::<proptest::sample::Index>(),
+            ),
+            1..6,
+        ),
+    )
         .prop_map(|(text, edits)| {
             let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
             for (at, op, tok) in edits {
@@ -66,7 +78,9 @@ fn mutated_file() -> impl Strategy<Value = String> {
                         // Replace the first number in the line.
                         let l = &lines[k];
                         if let Some(start) = l.find(|c: char| c.is_ascii_digit()) {
-                            let end = l[start..].find(|c: char| !c.is_ascii_digit()).map_or(l.len(), |e| start + e);
+                            let end = l[start..]
+                                .find(|c: char| !c.is_ascii_digit())
+                                .map_or(l.len(), |e| start + e);
                             lines[k] = format!("{}{}{}", &l[..start], token, &l[end..]);
                         }
                     }
@@ -84,7 +98,9 @@ fn check_instrument(text: &str) {
             let empty = Answers::parse(&i, std::iter::empty()).expect("no answers is valid");
             let s = i.score(&empty);
             assert_eq!(s.scales.len(), i.scales.len());
-            let values: Vec<_> = (0..i.items.len()).map(|k| Some(i.response_scale_of(k).bounds().0)).collect();
+            let values: Vec<_> = (0..i.items.len())
+                .map(|k| Some(i.response_scale_of(k).bounds().0))
+                .collect();
             if let Ok(a) = Answers::from_values(&i, values) {
                 let _ = i.score(&a);
             }

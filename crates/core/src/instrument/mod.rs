@@ -29,7 +29,11 @@ pub struct LoadError {
 
 impl LoadError {
     pub(crate) fn new(file: &str, path: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { file: file.to_owned(), path: path.into(), message: message.into() }
+        Self {
+            file: file.to_owned(),
+            path: path.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -191,7 +195,11 @@ fn on_step(v: Value, min: Value, step: Value) -> bool {
     let (a, b) = (i128::from(*v.numer()), i128::from(*v.denom()));
     let (c, d) = (i128::from(*min.numer()), i128::from(*min.denom()));
     let (e, f) = (i128::from(*step.numer()), i128::from(*step.denom()));
-    let num = a.checked_mul(d).zip(c.checked_mul(b)).and_then(|(x, y)| x.checked_sub(y)).and_then(|x| x.checked_mul(f));
+    let num = a
+        .checked_mul(d)
+        .zip(c.checked_mul(b))
+        .and_then(|(x, y)| x.checked_sub(y))
+        .and_then(|x| x.checked_mul(f));
     let den = b.checked_mul(d).and_then(|x| x.checked_mul(e));
     match (num, den) {
         (Some(n), Some(m)) if m != 0 => n % m == 0,
@@ -369,7 +377,8 @@ fn evaluation_order(scales: &[Scale]) -> Option<Vec<usize>> {
 fn is_valid_id(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
         && s.as_bytes()[0].is_ascii_lowercase()
 }
 
@@ -392,7 +401,10 @@ const LIMIT: i64 = 1_000_000;
 const LIMITS_MESSAGE: &str = "must be between -1000000 and 1000000 with at most 6 decimal places";
 
 fn within_limits(v: Value) -> bool {
-    v.numer().checked_abs().is_some_and(|n| n <= LIMIT * *v.denom()) && *v.denom() <= LIMIT
+    v.numer()
+        .checked_abs()
+        .is_some_and(|n| n <= LIMIT * *v.denom())
+        && *v.denom() <= LIMIT
 }
 
 /// Parses a TOML number (integer or float) or a decimal string into an exact value.
@@ -414,7 +426,10 @@ pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
 }
 
 /// Deserialises TOML with the field path of any error (`items[3].reverse`), and its line.
-pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<T, LoadError> {
+pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(
+    file: &str,
+    text: &str,
+) -> Result<T, LoadError> {
     let de = toml::Deserializer::new(text);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -442,12 +457,19 @@ impl Instrument {
     }
 
     fn from_file(file: &str, raw: InstrumentFile) -> Result<Self, Vec<LoadError>> {
-        let mut p = Problems { file, list: Vec::new() };
+        let mut p = Problems {
+            file,
+            list: Vec::new(),
+        };
 
         if !is_valid_id(&raw.id) {
             p.add("id", format!("'{}' is not a valid id (lowercase letters, digits and _; starts with a letter)", raw.id));
         }
-        for (field, v) in [("version", &raw.version), ("title", &raw.title), ("citation", &raw.citation)] {
+        for (field, v) in [
+            ("version", &raw.version),
+            ("title", &raw.title),
+            ("citation", &raw.citation),
+        ] {
             if v.trim().is_empty() {
                 p.add(field, "must not be empty");
             }
@@ -457,19 +479,31 @@ impl Instrument {
             "project" => LicenceStatus::Project,
             "restricted" => LicenceStatus::Restricted,
             other => {
-                p.add("licence.status", format!("'{other}' is not one of open, project, restricted"));
+                p.add(
+                    "licence.status",
+                    format!("'{other}' is not one of open, project, restricted"),
+                );
                 LicenceStatus::Restricted
             }
         };
         let respondent = Respondent::parse(&raw.respondent).unwrap_or_else(|| {
-            p.add("respondent", format!("'{}' is not one of client, therapist, observer", raw.respondent));
+            p.add(
+                "respondent",
+                format!(
+                    "'{}' is not one of client, therapist, observer",
+                    raw.respondent
+                ),
+            );
             Respondent::Client
         });
         let kind = match raw.kind.as_deref() {
             None | Some("validated") => InstrumentKind::Validated,
             Some("feedback_check") => InstrumentKind::FeedbackCheck,
             Some(other) => {
-                p.add("kind", format!("'{other}' is not one of validated, feedback_check"));
+                p.add(
+                    "kind",
+                    format!("'{other}' is not one of validated, feedback_check"),
+                );
                 InstrumentKind::Validated
             }
         };
@@ -486,17 +520,26 @@ impl Instrument {
                 p.add(format!("{at}.id"), format!("'{}' is not a valid id", rs.id));
             }
             if rs_index.insert(rs.id.clone(), i).is_some() {
-                p.add(format!("{at}.id"), format!("response scale '{}' is defined twice", rs.id));
+                p.add(
+                    format!("{at}.id"),
+                    format!("response scale '{}' is defined twice", rs.id),
+                );
             }
             let kind = match rs.kind.as_deref().unwrap_or("choice") {
                 "choice" => {
                     if rs.points.len() < 2 {
-                        p.add(format!("{at}.points"), "a choice scale needs at least 2 points");
+                        p.add(
+                            format!("{at}.points"),
+                            "a choice scale needs at least 2 points",
+                        );
                     }
                     let mut seen = HashSet::new();
                     for (j, pt) in rs.points.iter().enumerate() {
                         if !seen.insert(pt.value) {
-                            p.add(format!("{at}.points[{j}].value"), format!("value {} appears twice", pt.value));
+                            p.add(
+                                format!("{at}.points[{j}].value"),
+                                format!("value {} appears twice", pt.value),
+                            );
                         }
                         if !within_limits(Value::from_integer(pt.value)) {
                             p.add(format!("{at}.points[{j}].value"), LIMITS_MESSAGE);
@@ -506,9 +549,21 @@ impl Instrument {
                         }
                     }
                     if rs.min.is_some() || rs.max.is_some() || rs.step.is_some() {
-                        p.add(at.clone(), "min, max and step belong to visual_analogue scales, not choice scales");
+                        p.add(
+                            at.clone(),
+                            "min, max and step belong to visual_analogue scales, not choice scales",
+                        );
                     }
-                    ResponseScaleKind::Choice { points: rs.points.iter().map(|pt| Point { value: pt.value, label: pt.label.clone() }).collect() }
+                    ResponseScaleKind::Choice {
+                        points: rs
+                            .points
+                            .iter()
+                            .map(|pt| Point {
+                                value: pt.value,
+                                label: pt.label.clone(),
+                            })
+                            .collect(),
+                    }
                 }
                 "visual_analogue" => {
                     let mut num = |name: &str, v: &Option<toml::Value>| -> Value {
@@ -524,7 +579,10 @@ impl Instrument {
                                 Value::from_integer(0)
                             }
                             None => {
-                                p.add(format!("{at}.{name}"), "is required for a visual_analogue scale");
+                                p.add(
+                                    format!("{at}.{name}"),
+                                    "is required for a visual_analogue scale",
+                                );
                                 Value::from_integer(0)
                             }
                         }
@@ -538,25 +596,41 @@ impl Instrument {
                     if step <= Value::from_integer(0) {
                         p.add(format!("{at}.step"), "must be greater than 0");
                     } else if !on_step(max, min, step) {
-                        p.add(format!("{at}.step"), "max − min must be a whole number of steps");
+                        p.add(
+                            format!("{at}.step"),
+                            "max − min must be a whole number of steps",
+                        );
                     }
                     if !rs.points.is_empty() {
-                        p.add(format!("{at}.points"), "a visual_analogue scale has no points");
+                        p.add(
+                            format!("{at}.points"),
+                            "a visual_analogue scale has no points",
+                        );
                     }
                     ResponseScaleKind::VisualAnalogue {
                         min,
                         max,
-                        step: if step > Value::from_integer(0) { step } else { Value::from_integer(1) },
+                        step: if step > Value::from_integer(0) {
+                            step
+                        } else {
+                            Value::from_integer(1)
+                        },
                         min_label: rs.min_label.clone().unwrap_or_default(),
                         max_label: rs.max_label.clone().unwrap_or_default(),
                     }
                 }
                 other => {
-                    p.add(format!("{at}.kind"), format!("'{other}' is not one of choice, visual_analogue"));
+                    p.add(
+                        format!("{at}.kind"),
+                        format!("'{other}' is not one of choice, visual_analogue"),
+                    );
                     ResponseScaleKind::Choice { points: vec![] }
                 }
             };
-            response_scales.push(ResponseScale { id: rs.id.clone(), kind });
+            response_scales.push(ResponseScale {
+                id: rs.id.clone(),
+                kind,
+            });
         }
 
         // Items.
@@ -571,27 +645,44 @@ impl Instrument {
                 p.add(format!("{at}.id"), format!("'{}' is not a valid id", it.id));
             }
             if item_index.insert(it.id.clone(), i).is_some() {
-                p.add(format!("{at}.id"), format!("item '{}' is defined twice", it.id));
+                p.add(
+                    format!("{at}.id"),
+                    format!("item '{}' is defined twice", it.id),
+                );
             }
             let rs = match rs_index.get(&it.response_scale) {
                 Some(&r) => r,
                 None => {
-                    p.add(format!("{at}.response_scale"), format!("no response scale '{}' is defined", it.response_scale));
+                    p.add(
+                        format!("{at}.response_scale"),
+                        format!("no response scale '{}' is defined", it.response_scale),
+                    );
                     0
                 }
             };
             if let Some(t) = &it.text {
                 if t.trim().is_empty() {
-                    p.add(format!("{at}.text"), "must not be empty (leave it out when the wording comes from a text pack)");
+                    p.add(
+                        format!("{at}.text"),
+                        "must not be empty (leave it out when the wording comes from a text pack)",
+                    );
                 }
             }
             if licence_status == LicenceStatus::Restricted && it.text.is_some() {
                 p.add(format!("{at}.text"), "a restricted instrument carries no wording in its file; install it as a text pack");
             }
             if licence_status != LicenceStatus::Restricted && it.text.is_none() {
-                p.add(format!("{at}.text"), "is required unless licence.status is 'restricted'");
+                p.add(
+                    format!("{at}.text"),
+                    "is required unless licence.status is 'restricted'",
+                );
             }
-            if it.reverse && matches!(response_scales.get(rs).map(|s| &s.kind), Some(ResponseScaleKind::VisualAnalogue { .. })) {
+            if it.reverse
+                && matches!(
+                    response_scales.get(rs).map(|s| &s.kind),
+                    Some(ResponseScaleKind::VisualAnalogue { .. })
+                )
+            {
                 // Reverse keying works on any bounded scale; allowed.
             }
             items.push(Item {
@@ -611,7 +702,10 @@ impl Instrument {
         let mut scale_index: HashMap<String, usize> = HashMap::new();
         for (i, sc) in raw.scales.iter().enumerate() {
             if scale_index.insert(sc.id.clone(), i).is_some() {
-                p.add(format!("scales[{i}].id"), format!("scale '{}' is defined twice", sc.id));
+                p.add(
+                    format!("scales[{i}].id"),
+                    format!("scale '{}' is defined twice", sc.id),
+                );
             }
         }
         let mut scored_items = vec![false; items.len()];
@@ -627,7 +721,10 @@ impl Instrument {
                 "sum" => Method::Sum,
                 "mean" => Method::Mean,
                 other => {
-                    p.add(format!("{at}.method"), format!("'{other}' is not one of sum, mean"));
+                    p.add(
+                        format!("{at}.method"),
+                        format!("'{other}' is not one of sum, mean"),
+                    );
                     Method::Sum
                 }
             };
@@ -635,7 +732,10 @@ impl Instrument {
                 None | Some("none") => Rounding::None,
                 Some("half_up") => Rounding::HalfUp,
                 Some(other) => {
-                    p.add(format!("{at}.missing.rounding"), format!("'{other}' is not one of none, half_up"));
+                    p.add(
+                        format!("{at}.missing.rounding"),
+                        format!("'{other}' is not one of none, half_up"),
+                    );
                     Rounding::None
                 }
             };
@@ -646,33 +746,50 @@ impl Instrument {
                     let mut seen = HashSet::new();
                     for (j, id) in sc.items.iter().enumerate() {
                         if !seen.insert(id) {
-                            p.add(format!("{at}.items[{j}]"), format!("item '{id}' is listed twice"));
+                            p.add(
+                                format!("{at}.items[{j}]"),
+                                format!("item '{id}' is listed twice"),
+                            );
                         }
                         match item_index.get(id) {
                             Some(&k) => {
                                 idx.push(k);
                                 scored_items[k] = true;
                                 // `get`: with no response scales at all (already reported), items point at 0.
-                                let (a, b) = response_scales
-                                    .get(items[k].response_scale)
-                                    .map_or((Value::from_integer(0), Value::from_integer(0)), ResponseScale::bounds);
+                                let (a, b) = response_scales.get(items[k].response_scale).map_or(
+                                    (Value::from_integer(0), Value::from_integer(0)),
+                                    ResponseScale::bounds,
+                                );
                                 lo += crate::to_f64(a);
                                 hi += crate::to_f64(b);
                             }
-                            None => p.add(format!("{at}.items[{j}]"), format!("no item '{id}' is defined")),
+                            None => p.add(
+                                format!("{at}.items[{j}]"),
+                                format!("no item '{id}' is defined"),
+                            ),
                         }
                     }
                     let n = idx.len().max(1) as f64;
-                    let range = if method == Method::Mean { (lo / n, hi / n) } else { (lo, hi) };
+                    let range = if method == Method::Mean {
+                        (lo / n, hi / n)
+                    } else {
+                        (lo, hi)
+                    };
                     (ScaleParts::Items(idx), sc.items.len(), range)
                 }
                 (true, false) => {
                     let mut idx = Vec::new();
                     for (j, id) in sc.of_scales.iter().enumerate() {
                         match scale_index.get(id) {
-                            Some(&k) if k == i => p.add(format!("{at}.of_scales[{j}]"), "a scale cannot contain itself"),
+                            Some(&k) if k == i => p.add(
+                                format!("{at}.of_scales[{j}]"),
+                                "a scale cannot contain itself",
+                            ),
                             Some(&k) => idx.push(k),
-                            None => p.add(format!("{at}.of_scales[{j}]"), format!("no scale '{id}' is defined")),
+                            None => p.add(
+                                format!("{at}.of_scales[{j}]"),
+                                format!("no scale '{id}' is defined"),
+                            ),
                         }
                     }
                     // The range of a composite is filled in once its parts are known (below).
@@ -683,18 +800,30 @@ impl Instrument {
                     (ScaleParts::Items(vec![]), 0, (0.0, 0.0))
                 }
                 (false, false) => {
-                    p.add(at.clone(), "a scale has either items or of_scales, not both");
+                    p.add(
+                        at.clone(),
+                        "a scale has either items or of_scales, not both",
+                    );
                     (ScaleParts::Items(vec![]), 0, (0.0, 0.0))
                 }
             };
             if n_parts > 0 && sc.missing.max_missing as usize >= n_parts {
-                p.add(format!("{at}.missing.max_missing"), format!("must be less than the number of parts ({n_parts})"));
+                p.add(
+                    format!("{at}.missing.max_missing"),
+                    format!("must be less than the number of parts ({n_parts})"),
+                );
             }
             if sc.missing.prorate && method == Method::Mean {
-                p.add(format!("{at}.missing.prorate"), "a mean needs no prorating; use prorate with method = \"sum\"");
+                p.add(
+                    format!("{at}.missing.prorate"),
+                    "a mean needs no prorating; use prorate with method = \"sum\"",
+                );
             }
             if rounding == Rounding::HalfUp && !sc.missing.prorate {
-                p.add(format!("{at}.missing.rounding"), "rounding applies to prorated sums only");
+                p.add(
+                    format!("{at}.missing.rounding"),
+                    "rounding applies to prorated sums only",
+                );
             }
             let mut prev_max = f64::NEG_INFINITY;
             for (j, b) in sc.bands.iter().enumerate() {
@@ -702,7 +831,10 @@ impl Instrument {
                     p.add(format!("{at}.bands[{j}]"), "max is below min");
                 }
                 if b.min <= prev_max {
-                    p.add(format!("{at}.bands[{j}].min"), "bands must be in ascending order without overlap");
+                    p.add(
+                        format!("{at}.bands[{j}].min"),
+                        "bands must be in ascending order without overlap",
+                    );
                 }
                 if b.label.trim().is_empty() {
                     p.add(format!("{at}.bands[{j}].label"), "must not be empty");
@@ -714,13 +846,19 @@ impl Instrument {
                     "higher_is_better" => true,
                     "lower_is_better" => false,
                     other => {
-                        p.add(format!("{at}.change.direction"), format!("'{other}' is not one of higher_is_better, lower_is_better"));
+                        p.add(
+                            format!("{at}.change.direction"),
+                            format!("'{other}' is not one of higher_is_better, lower_is_better"),
+                        );
                         true
                     }
                 };
                 if let Some(r) = c.reliability {
                     if !(0.0..1.0).contains(&r) {
-                        p.add(format!("{at}.change.reliability"), "must be between 0 and 1");
+                        p.add(
+                            format!("{at}.change.reliability"),
+                            "must be between 0 and 1",
+                        );
                     }
                 }
                 ChangeNorms {
@@ -740,9 +878,21 @@ impl Instrument {
                 title: sc.title.clone(),
                 parts,
                 method,
-                missing: MissingRule { max_missing: sc.missing.max_missing, prorate: sc.missing.prorate, rounding },
+                missing: MissingRule {
+                    max_missing: sc.missing.max_missing,
+                    prorate: sc.missing.prorate,
+                    rounding,
+                },
                 decimals: sc.decimals.unwrap_or(0),
-                bands: sc.bands.iter().map(|b| Band { min: b.min, max: b.max, label: b.label.clone() }).collect(),
+                bands: sc
+                    .bands
+                    .iter()
+                    .map(|b| Band {
+                        min: b.min,
+                        max: b.max,
+                        label: b.label.clone(),
+                    })
+                    .collect(),
                 change,
                 range,
             });
@@ -757,9 +907,15 @@ impl Instrument {
         };
         for &k in &eval_order {
             if let ScaleParts::Scales(parts) = &scales[k].parts {
-                let (lo, hi) = parts.iter().fold((0.0, 0.0), |(lo, hi), &j| (lo + scales[j].range.0, hi + scales[j].range.1));
+                let (lo, hi) = parts.iter().fold((0.0, 0.0), |(lo, hi), &j| {
+                    (lo + scales[j].range.0, hi + scales[j].range.1)
+                });
                 let n = parts.len().max(1) as f64;
-                scales[k].range = if scales[k].method == Method::Mean { (lo / n, hi / n) } else { (lo, hi) };
+                scales[k].range = if scales[k].method == Method::Mean {
+                    (lo / n, hi / n)
+                } else {
+                    (lo, hi)
+                };
             }
         }
 
@@ -772,21 +928,37 @@ impl Instrument {
                 "warning" => FlagSeverity::Warning,
                 "urgent" => FlagSeverity::Urgent,
                 other => {
-                    p.add(format!("{at}.severity"), format!("'{other}' is not one of info, warning, urgent"));
+                    p.add(
+                        format!("{at}.severity"),
+                        format!("'{other}' is not one of info, warning, urgent"),
+                    );
                     FlagSeverity::Info
                 }
             };
             let item = match item_index.get(&f.item) {
                 Some(&k) => k,
                 None => {
-                    p.add(format!("{at}.item"), format!("no item '{}' is defined", f.item));
+                    p.add(
+                        format!("{at}.item"),
+                        format!("no item '{}' is defined", f.item),
+                    );
                     0
                 }
             };
             if f.id.trim().is_empty() || f.id.contains(';') || f.id.contains(',') {
-                p.add(format!("{at}.id"), "must be non-empty and contain no ';' or ','");
+                p.add(
+                    format!("{at}.id"),
+                    "must be non-empty and contain no ';' or ','",
+                );
             }
-            flags.push(FlagRule { id: f.id.clone(), item, item_id: f.item.clone(), at_least: f.at_least, severity, message: f.message.clone() });
+            flags.push(FlagRule {
+                id: f.id.clone(),
+                item,
+                item_id: f.item.clone(),
+                at_least: f.at_least,
+                severity,
+                message: f.message.clone(),
+            });
         }
 
         if !p.list.is_empty() {
@@ -799,7 +971,11 @@ impl Instrument {
             title: raw.title,
             citation: raw.citation,
             notes: raw.notes,
-            licence: Licence { status: licence_status, holder: raw.licence.holder, note: raw.licence.note },
+            licence: Licence {
+                status: licence_status,
+                holder: raw.licence.holder,
+                note: raw.licence.note,
+            },
             respondent,
             kind,
             instructions: raw.instructions,
