@@ -539,16 +539,29 @@ pub struct CaseView {
     pub pending: Vec<AdministrationRow>,
     /// Clinicians and supervisors of the clinic (to share the case with).
     pub staff: Vec<bordin_store::UserRow>,
+    /// Monitored scores per subject, the signals evaluated from them now, the alerts raised,
+    /// and the rules used (for charts: reliable change, expected band).
+    pub series: bordin_store::CaseSeries,
+    pub signals: Vec<(String, bordin_core::monitoring::signals::Signal)>,
+    pub alerts: Vec<bordin_store::AlertRow>,
+    pub rules: std::sync::Arc<bordin_core::monitoring::signals::Rules>,
 }
 
 pub async fn case_view(state: &AppState, access: &CaseAccess) -> Result<CaseView, AppError> {
     let (c, k) = (access.clinic_id(), access.case_id());
     let now = now_ms();
+    let series = state.store.case_series(c, k).await?;
+    let rules = crate::monitor::rules(state, c).await?;
+    let signals = crate::monitor::case_signals(&series, &rules);
     Ok(CaseView {
+        series,
+        signals,
+        rules,
         case: state.store.case(c, k).await?,
         sessions: state.store.sessions(c, k).await?,
         scores: state.store.case_scores(c, k).await?,
         flags: state.store.case_flags(c, k).await?,
+        alerts: state.store.alerts(c, Some(k), &[]).await?,
         staff: state
             .store
             .users(c)

@@ -71,6 +71,9 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
 pub struct CurrentUser {
     pub user: UserRow,
     pub csrf: String,
+    /// Red alerts not yet acknowledged on cases this user may see: (case id, case title,
+    /// message). Shown on every page until acknowledged.
+    pub urgent: Vec<(String, String, String)>,
     session_hash: String,
 }
 
@@ -126,12 +129,41 @@ impl FromRequestParts<AppState> for CurrentUser {
                 .touch_auth_session(clinic_id, &hash, now)
                 .await?;
         }
+        let urgent = urgent_alerts(state, &user).await?;
         Ok(Self {
             user,
             csrf: session.csrf_token,
+            urgent,
             session_hash: hash,
         })
     }
+}
+
+/// Red alerts still open (not acknowledged) on the cases a user may see.
+async fn urgent_alerts(
+    state: &AppState,
+    user: &UserRow,
+) -> Result<Vec<(String, String, String)>, AppError> {
+    let open = state.store.alerts(&user.clinic_id, None, &["open"]).await?;
+    let red: Vec<_> = open.into_iter().filter(|a| a.urgency == "red").collect();
+    if red.is_empty() {
+        return Ok(Vec::new());
+    }
+    let visible = crate::policy::visible_case_ids(state, user).await?;
+    let mut out = Vec::new();
+    for a in red
+        .into_iter()
+        .filter(|a| visible.binary_search(&a.case_id).is_ok())
+    {
+        let title = state
+            .store
+            .case(&user.clinic_id, &a.case_id)
+            .await
+            .map(|c| c.title)
+            .unwrap_or_default();
+        out.push((a.case_id, title, a.message));
+    }
+    Ok(out)
 }
 
 /// Checks an email and password; on success starts a session and returns its cookie.

@@ -87,10 +87,18 @@ pub async fn case(
 /// The cases on a user's caseload page: their own; a supervisor's also their supervisees';
 /// an admin's every case of the clinic.
 pub async fn caseload(state: &AppState, user: &CurrentUser) -> Result<Vec<String>, AppError> {
-    let clinic_id = user.clinic_id();
-    let me = &user.user.user_id;
+    visible_case_ids(state, &user.user).await
+}
+
+/// The ids of the cases a user may see (the same rules as [`case`], for lists).
+pub async fn visible_case_ids(
+    state: &AppState,
+    user: &bordin_store::UserRow,
+) -> Result<Vec<String>, AppError> {
+    let clinic_id = &user.clinic_id;
+    let me = &user.user_id;
     let mut ids = state.store.case_ids_of_clinician(clinic_id, me).await?;
-    match user.user.role {
+    match user.role {
         Role::Clinician => {}
         Role::Supervisor => {
             for clinician in state.store.supervisees(clinic_id, me).await? {

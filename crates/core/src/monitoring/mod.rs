@@ -6,3 +6,4 @@ pub mod change;
 pub mod expected;
 pub mod rupture;
 pub mod signals;
+pub mod suggestions;

@@ -222,6 +222,31 @@ const CLIENT_ALLIANCE: [&str; 2] = ["wai_sr", "session_check"];
 /// Outcome measures whose change is judged.
 const OUTCOMES: [&str; 2] = ["phq9.total", "gad7.total"];
 
+/// A measure's name in words: `wai_sr.goal` → "WAI-SR goal", `phq9.q9` → "PHQ-9 item 9".
+pub fn measure_label(measure: &str) -> String {
+    let Some((inst, part)) = measure.split_once('.') else {
+        return measure.to_owned();
+    };
+    let inst = match inst {
+        "wai_sr" => "WAI-SR",
+        "wai_srt" => "WAI-SRT (therapist)",
+        "session_check" => "Session Check",
+        "phq9" => "PHQ-9",
+        "gad7" => "GAD-7",
+        other => other,
+    };
+    let part = match part {
+        "total" => "total".to_owned(),
+        "goal" => "goals".to_owned(),
+        "task" => "tasks".to_owned(),
+        p if p.starts_with('q') && p[1..].chars().all(|c| c.is_ascii_digit()) => {
+            format!("item {}", &p[1..])
+        }
+        p => p.to_owned(),
+    };
+    format!("{inst} {part}")
+}
+
 fn fmt(x: f64) -> String {
     if (x - x.round()).abs() < 1e-9 {
         format!("{x:.0}")
@@ -292,7 +317,8 @@ fn rupture_signals(measure: &str, eps: &[RuptureEpisode], case: &CaseData, out: 
             measure: measure.to_owned(),
             session: e.detected_session,
             message: format!(
-                "{measure}: {shape} to {} at session {} (the client's usual level {}; threshold {}).{}",
+                "{}: {shape} to {} at session {} (the client's usual level {}; threshold {}).{}",
+                measure_label(measure),
                 fmt(e.lowest),
                 e.detected_session,
                 fmt(e.baseline),
@@ -314,7 +340,7 @@ fn rupture_signals(measure: &str, eps: &[RuptureEpisode], case: &CaseData, out: 
                 kind: SignalKind::Repair,
                 measure: measure.to_owned(),
                 session: r,
-                message: format!("{measure}: back to the client's usual level at session {r} after the rupture at session {}.", e.detected_session),
+                message: format!("{}: back to the client's usual level at session {r} after the rupture at session {}.", measure_label(measure), e.detected_session),
                 detail: serde_json::json!({ "rupture_session": e.detected_session, "baseline": e.baseline, "value": case.value_at(measure, r) }),
                 event_key: format!("repair:{measure}:{}", e.start_session),
             });
@@ -348,7 +374,8 @@ fn change_signals(
                     measure: measure.to_owned(),
                     session: p.session,
                     message: format!(
-                        "{measure}: {} → {} since intake ({} by {} points; reliable change is {} points).",
+                        "{}: {} → {} since intake ({} by {} points; reliable change is {} points).",
+                        measure_label(measure),
                         fmt(intake.value),
                         fmt(p.value),
                         if change >= 0.0 { "better" } else { "worse" },
@@ -371,7 +398,8 @@ fn change_signals(
                     measure: measure.to_owned(),
                     session: latest.session,
                     message: format!(
-                        "{measure}: {} at session {} — {}",
+                        "{}: {} at session {} — {}",
+                        measure_label(measure),
                         fmt(latest.value),
                         latest.session,
                         e.reason
@@ -446,7 +474,7 @@ fn low_early_signals(case: &CaseData, t: &Thresholds, out: &mut Vec<Signal>) {
                 kind: SignalKind::LowEarlyAlliance,
                 measure: measure.clone(),
                 session: p.session,
-                message: format!("{measure}: {} at session {}, below {} — a low alliance early in the work predicts poorer outcome and dropout.", fmt(p.value), p.session, fmt(cut)),
+                message: format!("{}: {} at session {}, below {} — a low alliance early in the work predicts poorer outcome and dropout.", measure_label(measure), fmt(p.value), p.session, fmt(cut)),
                 detail: serde_json::json!({ "value": p.value, "cutoff": cut, "basis": t.low_early_basis }),
                 event_key: format!("low_early_alliance:{measure}"),
             });

@@ -170,6 +170,9 @@ fn case_page(
         @for (_, flag) in view.flags.iter().filter(|(_, f)| f.severity == "urgent") {
             div.notice.urgent role="alert" { strong { "Risk item: " } (flag.message) }
         }
+        (super::monitoring::alerts_section(user, &view.alerts))
+        h2 { "Progress" }
+        (super::monitoring::charts(view))
         h2 { "Scores" }
         @if view.sessions.is_empty() && view.scores.is_empty() { p.muted { "No sessions yet." } } @else { (scores_table(registry, view)) }
 

@@ -34,10 +34,12 @@ fn latest(s: &CaseSummary, instrument: &str, scale: &str, decimals: usize) -> Ma
 pub async fn show(State(state): State<AppState>, user: CurrentUser) -> Result<Markup, AppError> {
     let ids = policy::caseload(&state, &user).await?;
     let mut cases = state.store.case_summaries(user.clinic_id(), &ids).await?;
-    // Risk first, then the most recently seen.
+    let attention = attention(&state, user.clinic_id()).await?;
+    let rank = |case_id: &str| attention.get(case_id).map_or(0, |a| a.rank);
+    // Red first, then amber, then green; within each, the most recently seen.
     cases.sort_by(|a, b| {
-        b.open_flags
-            .cmp(&a.open_flags)
+        rank(&b.case.case_id)
+            .cmp(&rank(&a.case.case_id))
             .then_with(|| b.last_session_on.cmp(&a.last_session_on))
     });
     let clinic = state.store.clinic(user.clinic_id()).await?;
@@ -54,7 +56,7 @@ pub async fn show(State(state): State<AppState>, user: CurrentUser) -> Result<Ma
                         th scope="col" { "Client" } th scope="col" { "Setting" } th scope="col" { "Status" }
                         th.num scope="col" { "Sessions" } th scope="col" { "Last session" }
                         th.num scope="col" { "Session Check" } th.num scope="col" { "WAI-SR" }
-                        th.num scope="col" { "PHQ-9" } th.num scope="col" { "GAD-7" } th scope="col" { "Risk" }
+                        th.num scope="col" { "PHQ-9" } th.num scope="col" { "GAD-7" } th scope="col" { "Attention" }
                     } }
                     tbody {
                         @for s in &cases {
@@ -71,7 +73,7 @@ pub async fn show(State(state): State<AppState>, user: CurrentUser) -> Result<Ma
                                 td.num { (latest(s, "wai_sr", "total", 1)) }
                                 td.num { (latest(s, "phq9", "total", 0)) }
                                 td.num { (latest(s, "gad7", "total", 0)) }
-                                td { @if s.open_flags > 0 { span.badge.urgent { "risk item" } } }
+                                td.attention { (attention_cell(attention.get(s.case.case_id.as_str()))) }
                             }
                         }
                     }
@@ -156,4 +158,62 @@ pub async fn create(
                 .into_response(),
         },
     )
+}
+
+/// Why a case needs attention: its worst open alert, and the reasons in words.
+pub struct Attention {
+    /// 2 red, 1 amber, 0 green.
+    pub rank: u8,
+    pub reasons: Vec<String>,
+}
+
+/// Open and acknowledged alerts per case, summarised.
+pub async fn attention(
+    state: &AppState,
+    clinic_id: &str,
+) -> Result<std::collections::HashMap<String, Attention>, AppError> {
+    let mut out: std::collections::HashMap<String, Attention> = std::collections::HashMap::new();
+    for a in state
+        .store
+        .alerts(clinic_id, None, &["open", "acknowledged"])
+        .await?
+    {
+        let rank = match a.urgency.as_str() {
+            "red" => 2,
+            "amber" => 1,
+            _ => 0,
+        };
+        let e = out.entry(a.case_id.clone()).or_insert(Attention {
+            rank: 0,
+            reasons: Vec::new(),
+        });
+        e.rank = e.rank.max(rank);
+        let reason = format!(
+            "{} (session {})",
+            a.kind.replace('_', " "),
+            a.session_number
+        );
+        if !e.reasons.contains(&reason) {
+            e.reasons.push(reason);
+        }
+    }
+    Ok(out)
+}
+
+fn attention_cell(a: Option<&Attention>) -> Markup {
+    match a {
+        None => html! { span.badge.ok { "green" } " " span.small.muted { "nothing open" } },
+        Some(a) => {
+            let (class, word) = match a.rank {
+                2 => ("urgent", "red"),
+                1 => ("moderate", "amber"),
+                _ => ("ok", "green"),
+            };
+            let shown: Vec<&str> = a.reasons.iter().take(3).map(String::as_str).collect();
+            html! {
+                span.badge.(class) { (word) } " "
+                span.small { (shown.join("; ")) @if a.reasons.len() > 3 { " and " (a.reasons.len() - 3) " more" } }
+            }
+        }
+    }
 }

@@ -20,6 +20,7 @@ pub fn page(title: &str, user: &CurrentUser, body: Markup) -> Markup {
                         a href="/caseload" { "Caseload" }
                         a href="/clients/new" { "New client" }
                         a href="/instruments" { "Instruments" }
+                        @if user.user.role != bordin_core::care::Role::Clinician { a href="/supervision" { "Supervision" } }
                     }
                     div.who {
                         span { (user.user.display_name) " · " (user.user.role.as_str()) }
@@ -27,6 +28,14 @@ pub fn page(title: &str, user: &CurrentUser, body: Markup) -> Markup {
                             input type="hidden" name="csrf" value=(user.csrf);
                             button.link type="submit" { "Log out" }
                         }
+                    }
+                }
+                @if !user.urgent.is_empty() {
+                    div.risk-banner role="alert" {
+                        @for (case_id, title, message) in &user.urgent {
+                            p { strong { "Urgent — " } a href={ "/cases/" (case_id) "#alerts" } { (title) } ": " (message) }
+                        }
+                        p.small { "This stays on every page until the alert is acknowledged." }
                     }
                 }
                 main { (body) }

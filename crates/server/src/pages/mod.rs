@@ -3,9 +3,12 @@
 
 pub mod case;
 pub mod caseload;
+pub mod charts;
 pub mod instruments;
 pub mod layout;
 pub mod link;
 pub mod login;
+pub mod monitoring;
 pub mod questionnaire;
 pub mod response;
+pub mod supervision;
