@@ -31,7 +31,7 @@ use crate::state::AppState;
 #[openapi(
     info(title = "Bordin API", description = "Measure, monitor and repair the working alliance. All times are milliseconds since the Unix epoch (UTC); dates are YYYY-MM-DD."),
     components(schemas(ErrorBody, ItemProblem)),
-    tags((name = "instruments"), (name = "session"), (name = "cases"), (name = "links"))
+    tags((name = "instruments"), (name = "session"), (name = "cases"), (name = "alerts"), (name = "links"))
 )]
 struct ApiDoc;
 
@@ -47,6 +47,9 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(add_session))
         .routes(routes!(send_form))
         .routes(routes!(enter_response))
+        .routes(routes!(list_alerts))
+        .routes(routes!(acknowledge_alert))
+        .routes(routes!(resolve_alert))
         .routes(routes!(get_response))
         .routes(routes!(correct_response))
         .routes(routes!(get_link_form, submit_link))
@@ -692,6 +695,102 @@ fn outcome(o: SubmitOutcome) -> Result<Response, ApiError> {
         SubmitOutcome::Invalid { errors, .. } => problems(&errors),
         SubmitOutcome::LinkInvalid => return Err(AppError::NotFound.into()),
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Alerts
+
+#[derive(Serialize, ToSchema)]
+pub struct AlertView {
+    alert_id: String,
+    case_id: String,
+    /// `rupture`, `repair`, `reliable_improvement`, `reliable_deterioration`, `recovery`,
+    /// `not_on_track`, `risk`, `discrepancy`, `low_early_alliance`, `missing_measure`, `dropout_risk`.
+    kind: String,
+    measure: String,
+    session_number: i64,
+    /// Stable identity of the event: an alert is raised once per event.
+    event_key: String,
+    /// `red`, `amber` or `green`.
+    urgency: String,
+    message: String,
+    /// The figures behind the alert.
+    #[schema(value_type = Object)]
+    detail: serde_json::Value,
+    /// `open`, `acknowledged`, `resolved`, or `info` (recorded, no action needed).
+    status: String,
+    raised_at: i64,
+    acknowledged_by: Option<String>,
+    resolved_by: Option<String>,
+    action_taken: Option<String>,
+}
+
+fn alert_view(a: bordin_store::AlertRow) -> AlertView {
+    AlertView {
+        detail: serde_json::from_str(&a.detail).unwrap_or(serde_json::Value::Null),
+        alert_id: a.alert_id,
+        case_id: a.case_id,
+        kind: a.kind,
+        measure: a.measure,
+        session_number: a.session_number,
+        event_key: a.event_key,
+        urgency: a.urgency,
+        message: a.message,
+        status: a.status,
+        raised_at: a.raised_at,
+        acknowledged_by: a.acknowledged_by,
+        resolved_by: a.resolved_by,
+        action_taken: a.action_taken,
+    }
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct AlertQuery {
+    /// Only alerts in this state (`open`, `acknowledged`, `resolved`, `info`); all when absent.
+    status: Option<String>,
+    /// Only alerts of this case.
+    case_id: Option<String>,
+}
+
+/// Alerts on the caller's cases, most urgent first.
+#[utoipa::path(get, path = "/api/v1/alerts", tag = "alerts", params(AlertQuery),
+    responses((status = 200, body = Vec<AlertView>), (status = 401, body = ErrorBody)))]
+async fn list_alerts(State(state): State<AppState>, ApiUser(user): ApiUser, axum::extract::Query(q): axum::extract::Query<AlertQuery>) -> Result<Json<Vec<AlertView>>, ApiError> {
+    let visible = policy::caseload(&state, &user).await?;
+    if let Some(c) = &q.case_id {
+        policy::case(&state, &user, c).await?;
+    }
+    let statuses: Vec<&str> = q.status.as_deref().into_iter().collect();
+    let alerts = state.store.alerts(user.clinic_id(), q.case_id.as_deref(), &statuses).await?;
+    Ok(Json(alerts.into_iter().filter(|a| visible.binary_search(&a.case_id).is_ok()).map(alert_view).collect()))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct AlertNote {
+    /// What was done (required to resolve), e.g. "talked about the rupture with the client".
+    note: Option<String>,
+}
+
+async fn alert_change(state: &AppState, user: &CurrentUser, alert_id: &str, action: &str, note: Option<&str>) -> Result<Json<AlertView>, ApiError> {
+    let alert = state.store.alert(user.clinic_id(), alert_id).await.map_err(|_| AppError::NotFound)?;
+    let access = policy::case(state, user, &alert.case_id).await?;
+    let actor = format!("{} ({})", user.user.display_name, user.user.user_id);
+    let updated = state.store.update_alert(access.clinic_id(), alert_id, action, &actor, note, crate::state::now_ms()).await?;
+    Ok(Json(alert_view(updated)))
+}
+
+/// Acknowledges an open alert (it stays listed until resolved).
+#[utoipa::path(post, path = "/api/v1/alerts/{alert_id}/acknowledge", tag = "alerts", params(("alert_id" = String, Path)),
+    responses((status = 200, body = AlertView), (status = 409, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn acknowledge_alert(State(state): State<AppState>, ApiUser(user): ApiUser, Path(alert_id): Path<String>) -> Result<Json<AlertView>, ApiError> {
+    alert_change(&state, &user, &alert_id, "acknowledged", None).await
+}
+
+/// Resolves an alert, saying what was done. A resolved alert is not raised again for the same event.
+#[utoipa::path(post, path = "/api/v1/alerts/{alert_id}/resolve", tag = "alerts", params(("alert_id" = String, Path)), request_body = AlertNote,
+    responses((status = 200, body = AlertView), (status = 409, description = "Already resolved, or no note given", body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn resolve_alert(State(state): State<AppState>, ApiUser(user): ApiUser, Path(alert_id): Path<String>, Json(input): Json<AlertNote>) -> Result<Json<AlertView>, ApiError> {
+    alert_change(&state, &user, &alert_id, "resolved", input.note.as_deref()).await
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -405,7 +405,16 @@ fn change_signals(
                         e.reason
                     ),
                     detail: serde_json::to_value(&e).unwrap_or_default(),
-                    event_key: format!("not_on_track:{measure}:{}", latest.session),
+                    // One alert per basis and checkpoint (session 4, session 6 and later, the clinic's
+                    // model), not one per session while the case stays off track.
+                    event_key: format!(
+                        "not_on_track:{measure}:{}",
+                        match (e.basis, latest.session) {
+                            ("clinic", _) => "clinic",
+                            (_, s) if s < 6 => "by_session_4",
+                            _ => "by_session_6",
+                        }
+                    ),
                 });
             }
         }
@@ -612,6 +621,15 @@ fn dropout_signal(
             present.join("; ")
         ),
         detail: serde_json::json!({ "score": score, "signal_at": t.dropout_signal_at, "factors": factors }),
-        event_key: format!("dropout_risk:case:{session}"),
+        // A new alert only when the set of present factors changes.
+        event_key: format!(
+            "dropout_risk:case:{}",
+            factors
+                .iter()
+                .filter(|f| f.present)
+                .map(|f| f.factor)
+                .collect::<Vec<_>>()
+                .join("+")
+        ),
     })
 }
