@@ -1,0 +1,552 @@
+//! A person in a real browser: the client answers on a phone-sized screen by tapping, the
+//! clinician logs in and reads the scores. Headless Chromium over WebDriver (chromedriver, started
+//! here on a free port and killed when the test ends).
+//!
+//! Without chromium and chromedriver the test prints "skipped: chromium not installed" and
+//! passes; with `BORDIN_REQUIRE_BROWSER=1` (CI) it fails instead. `BORDIN_CHROMIUM` and
+//! `BORDIN_CHROMEDRIVER` override where the binaries are looked for. Screenshots go to
+//! `target/screenshots/`.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+const CHROME_FLAGS: [&str; 8] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+];
+
+/// A phone (iPhone 12–15 class): 390 × 844 CSS pixels.
+const PHONE: (u32, u32) = (390, 844);
+const DESKTOP: (u32, u32) = (1280, 900);
+
+/// How long one browser test may take before it is failed rather than left hanging.
+const TEST_LIMIT: Duration = Duration::from_secs(180);
+
+// ---------------------------------------------------------------------------------------------
+// The browser fixture
+
+/// A running chromedriver. Dropping it kills chromedriver and whatever it started (it runs in
+/// its own process group), also when the test panics.
+struct ChromeDriver {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        // The group id is chromedriver's pid (process_group(0) below); Chromium inherits it.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn find_executable(env: &str, names: &[&str]) -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os(env) {
+        let p = PathBuf::from(p);
+        return p.is_file().then_some(p);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|dir| names.iter().map(move |n| dir.join(n)))
+        .find(|p| p.is_file())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+struct Browser {
+    client: Client,
+    driver: ChromeDriver,
+    _profile: tempfile::TempDir,
+}
+
+/// Starts chromedriver and a headless Chromium with an empty profile, or says why it cannot.
+async fn start_browser() -> Option<Browser> {
+    let chromium = find_executable(
+        "BORDIN_CHROMIUM",
+        &[
+            "chromium",
+            "chromium-browser",
+            "google-chrome",
+            "google-chrome-stable",
+        ],
+    );
+    let chromedriver = find_executable("BORDIN_CHROMEDRIVER", &["chromedriver"]);
+    let (Some(chromium), Some(chromedriver)) = (chromium.clone(), chromedriver.clone()) else {
+        let what = format!("chromium: {chromium:?}, chromedriver: {chromedriver:?}");
+        if std::env::var("BORDIN_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
+            panic!("BORDIN_REQUIRE_BROWSER=1 but the browser is missing ({what}); install chromium and chromedriver");
+        }
+        println!("skipped: chromium not installed ({what}); set BORDIN_REQUIRE_BROWSER=1 to make this a failure");
+        return None;
+    };
+
+    let profile = tempfile::tempdir().expect("profile dir");
+    let log = profile.path().join("chromedriver.log");
+    let port = free_port();
+    let child = {
+        use std::os::unix::process::CommandExt as _;
+        Command::new(&chromedriver)
+            .arg(format!("--port={port}"))
+            .arg(format!("--log-path={}", log.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", chromedriver.display()))
+    };
+    let driver = ChromeDriver { child, port, log };
+    let base = format!("http://127.0.0.1:{}", driver.port);
+
+    // Wait until chromedriver answers.
+    let http = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let ready = match http.get(format!("{base}/status")).send().await {
+            Ok(r) => r
+                .json::<Value>()
+                .await
+                .is_ok_and(|v| v["value"]["ready"] == true),
+            Err(_) => false,
+        };
+        if ready {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "chromedriver did not start within 30 s: {}",
+            driver_log(&driver)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let mut args: Vec<String> = CHROME_FLAGS.iter().map(|s| (*s).to_owned()).collect();
+    args.push(format!(
+        "--user-data-dir={}",
+        profile.path().join("chrome").display()
+    ));
+    args.push(format!("--window-size={},{}", PHONE.0, PHONE.1));
+    let caps = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": { "binary": chromium, "args": args },
+    });
+    let Value::Object(caps) = caps else {
+        unreachable!()
+    };
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&base)
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "chromium did not start through chromedriver: {e}\n{}",
+                driver_log(&driver)
+            )
+        });
+    Some(Browser {
+        client,
+        driver,
+        _profile: profile,
+    })
+}
+
+fn driver_log(d: &ChromeDriver) -> String {
+    let text = std::fs::read_to_string(&d.log).unwrap_or_default();
+    let tail: Vec<&str> = text.lines().rev().take(30).collect();
+    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+}
+
+/// Runs `body` with a browser, then closes the browser and chromedriver whatever happened.
+/// Returns false when the browser is not installed (and not required), so nothing ran.
+async fn with_browser<F, Fut>(body: F) -> bool
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Some(browser) = start_browser().await else {
+        return false;
+    };
+    let outcome = tokio::spawn(tokio::time::timeout(
+        TEST_LIMIT,
+        body(browser.client.clone()),
+    ))
+    .await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), browser.client.close()).await;
+    drop(browser.driver);
+    match outcome {
+        Ok(Ok(())) => true,
+        Ok(Err(_)) => panic!("the browser test did not finish within {TEST_LIMIT:?}"),
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What a person does
+
+/// Where screenshots go: `target/screenshots/` of the workspace.
+fn screenshot_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"),
+        PathBuf::from,
+    );
+    let dir = target.join("screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    dir
+}
+
+/// Saves a screenshot of the whole page, from its top: the window is made as tall as the page,
+/// then put back.
+async fn screenshot(c: &Client, name: &str) {
+    let (w, h) = c.get_window_size().await.expect("window size");
+    let (w, h) = (
+        u32::try_from(w).expect("width"),
+        u32::try_from(h).expect("height"),
+    );
+    let dims = c
+        .execute("window.scrollTo(0, 0); return [document.documentElement.scrollHeight, window.outerHeight - window.innerHeight];", vec![])
+        .await
+        .expect("page height");
+    let (page_h, frame_h) = (dims[0].as_u64().unwrap_or(0), dims[1].as_u64().unwrap_or(0));
+    let full = u32::try_from(page_h + frame_h)
+        .unwrap_or(h)
+        .clamp(h, 10_000);
+    c.set_window_size(w, full).await.expect("resize");
+    c.execute("window.scrollTo(0, 0)", vec![])
+        .await
+        .expect("scroll to top");
+    let png = c.screenshot().await.expect("screenshot");
+    c.set_window_size(w, h).await.expect("resize back");
+    let path = screenshot_dir().join(format!("{name}.png"));
+    std::fs::write(&path, png).expect("write screenshot");
+    println!("screenshot: {}", path.display());
+}
+
+async fn wait_for(c: &Client, locator: Locator<'_>) -> fantoccini::elements::Element {
+    c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(locator)
+        .await
+        .unwrap_or_else(|e| {
+            panic!("waited for {locator:?}: {e}");
+        })
+}
+
+/// Waits until the page's heading reads `expected` (a click that submits returns before the
+/// next page has loaded).
+async fn expect_heading(c: &Client, expected: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let now = match c.find(Locator::Css("h1")).await {
+            Ok(h) => h.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if now == expected {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "expected the heading {expected:?}, the page shows {now:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Taps the answer `value` of question `item`, the way a finger does: on the option's label.
+async fn tap(c: &Client, item: &str, value: &str) {
+    let label = c
+        .find(Locator::XPath(&format!(
+            "//input[@name='{item}' and @value='{value}']/parent::label"
+        )))
+        .await
+        .unwrap_or_else(|e| panic!("no option {item}={value}: {e}"));
+    label
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("tap {item}={value}: {e}"));
+    let input = label.find(Locator::Css("input")).await.expect("radio");
+    assert!(
+        input.is_selected().await.expect("selected?"),
+        "{item}={value} is chosen after the tap"
+    );
+}
+
+async fn send(c: &Client) {
+    c.find(Locator::Css("form.questionnaire button[type=submit]"))
+        .await
+        .expect("submit button")
+        .click()
+        .await
+        .expect("submit");
+}
+
+/// The page fits a phone: nothing wider than the screen, and answer targets big enough to tap.
+async fn assert_fits_the_phone(c: &Client) {
+    let widths = c
+        .execute(
+            "return [window.innerWidth, document.documentElement.scrollWidth]",
+            vec![],
+        )
+        .await
+        .expect("widths");
+    let (inner, scroll) = (widths[0].as_u64().unwrap(), widths[1].as_u64().unwrap());
+    assert!(
+        inner <= u64::from(PHONE.0),
+        "the window is phone-sized (inner width {inner})"
+    );
+    assert!(
+        scroll <= inner,
+        "no sideways scrolling on a phone: page {scroll}px wide in a {inner}px window"
+    );
+    let heights = c.execute("return Array.from(document.querySelectorAll('label.opt')).map(l => l.getBoundingClientRect().height)", vec![]).await.expect("heights");
+    let smallest = heights
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_f64)
+        .fold(f64::INFINITY, f64::min);
+    assert!(
+        smallest >= 44.0,
+        "answer targets are at least 44 px tall (smallest {smallest})"
+    );
+}
+
+/// The text of each cell of the scores table's rows, keyed by column heading.
+async fn scores_table(c: &Client) -> Vec<Vec<(String, String)>> {
+    let table = wait_for(c, Locator::Css("table#scores")).await;
+    let mut heads = Vec::new();
+    for th in table
+        .find_all(Locator::Css("thead th"))
+        .await
+        .expect("headings")
+    {
+        heads.push(th.text().await.expect("th").replace('\n', " "));
+    }
+    let mut rows = Vec::new();
+    for tr in table
+        .find_all(Locator::Css("tbody tr"))
+        .await
+        .expect("rows")
+    {
+        let mut cells = Vec::new();
+        for (i, cell) in tr
+            .find_all(Locator::Css("th, td"))
+            .await
+            .expect("cells")
+            .into_iter()
+            .enumerate()
+        {
+            cells.push((
+                heads[i].clone(),
+                cell.text().await.expect("cell").replace('\n', " "),
+            ));
+        }
+        rows.push(cells);
+    }
+    rows
+}
+
+// ---------------------------------------------------------------------------------------------
+// The test
+
+/// PHQ-9 answers (value per item) tapped on the phone: 3+3+2+2+2+2+1+1+0 = 16, "moderately
+/// severe"; q10 (difficulty, not scored) "Somewhat difficult".
+const PHQ9_TAPS: [(&str, &str); 10] = [
+    ("q1", "3"),
+    ("q2", "3"),
+    ("q3", "2"),
+    ("q4", "2"),
+    ("q5", "2"),
+    ("q6", "2"),
+    ("q7", "1"),
+    ("q8", "1"),
+    ("q9", "0"),
+    ("q10", "1"),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_answers_on_a_phone_and_the_clinician_sees_the_scores_in_chromium() {
+    let app = spawn_app().await;
+    let s = app.login(&app.clinician).await;
+    let case_id = s.new_case("C-phone").await;
+    let (_, session) = s
+        .post_json(
+            &format!("/api/v1/cases/{case_id}/sessions"),
+            &json!({"held_on": "2026-03-02"}),
+        )
+        .await;
+    let session_id = session["session_id"].as_str().expect("session").to_owned();
+    let mut links = Vec::new();
+    for instrument in ["session_check", "phq9"] {
+        let (status, body) = s
+            .post_json(
+                &format!("/api/v1/cases/{case_id}/administrations"),
+                &json!({"instrument": instrument, "session": session_id}),
+            )
+            .await;
+        assert_eq!(status, reqwest::StatusCode::CREATED, "{body}");
+        links.push(app.url(body["path"].as_str().expect("path")));
+    }
+    let (sc_link, phq_link) = (links[0].clone(), links[1].clone());
+    let login_url = app.url("/login");
+    let case_url = app.url(&format!("/cases/{case_id}"));
+    let email = app.clinician.email.clone();
+
+    let ran = with_browser(move |c| async move {
+        // (a) The client opens the Session Check on their phone, forgets three questions, is
+        // shown where, and finishes by tapping one answer per question.
+        c.set_window_size(PHONE.0, PHONE.1)
+            .await
+            .expect("phone size");
+        c.goto(&sc_link).await.expect("open link");
+        expect_heading(&c, "Bordin Session Check").await;
+        assert_fits_the_phone(&c).await;
+        tap(&c, "q1", "8").await;
+        send(&c).await;
+        wait_for(&c, Locator::Css("#form-problems")).await;
+        assert!(c
+            .find(Locator::Css("#form-problems"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            .contains("Please check 3 answers below."));
+        assert!(
+            c.find(Locator::Css("#err-q2"))
+                .await
+                .unwrap()
+                .is_displayed()
+                .await
+                .unwrap(),
+            "the problem is shown at q2"
+        );
+        let kept = c
+            .find(Locator::Css("input[name=q1][value='8']"))
+            .await
+            .unwrap();
+        assert!(
+            kept.is_selected().await.unwrap(),
+            "q1 keeps the answer tapped before"
+        );
+        screenshot(&c, "session-check-phone-problems").await;
+        for (item, value) in [("q2", "7"), ("q3", "9"), ("q4", "6")] {
+            tap(&c, item, value).await;
+        }
+        screenshot(&c, "session-check-phone").await;
+        send(&c).await;
+        expect_heading(&c, "Thank you").await;
+        assert!(c
+            .source()
+            .await
+            .unwrap()
+            .contains("Your answers have been sent."));
+        screenshot(&c, "thank-you-phone").await;
+
+        // (b) The same for the PHQ-9.
+        c.goto(&phq_link).await.expect("open link");
+        expect_heading(&c, "Patient Health Questionnaire (PHQ-9)").await;
+        assert_fits_the_phone(&c).await;
+        for (item, value) in PHQ9_TAPS {
+            tap(&c, item, value).await;
+        }
+        screenshot(&c, "phq9-phone").await;
+        send(&c).await;
+        expect_heading(&c, "Thank you").await;
+        // Back and send again: the link is used; the first answers stand.
+        c.goto(&phq_link).await.expect("reopen link");
+        expect_heading(&c, "Thank you").await;
+        assert!(c.source().await.unwrap().contains("already been received"));
+
+        // (c) The clinician logs in on a desktop and reads both scores for session 1.
+        c.set_window_size(DESKTOP.0, DESKTOP.1)
+            .await
+            .expect("desktop size");
+        c.goto(&login_url).await.expect("login page");
+        c.find(Locator::Id("email"))
+            .await
+            .unwrap()
+            .send_keys(&email)
+            .await
+            .unwrap();
+        c.find(Locator::Id("password"))
+            .await
+            .unwrap()
+            .send_keys(PASSWORD)
+            .await
+            .unwrap();
+        c.find(Locator::Css("form button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        expect_heading(&c, "Caseload").await;
+        c.find(Locator::LinkText("C-phone"))
+            .await
+            .expect("the case is on the caseload")
+            .click()
+            .await
+            .unwrap();
+        expect_heading(&c, "C-phone").await;
+        assert_eq!(c.current_url().await.unwrap().as_str(), case_url);
+
+        let rows = scores_table(&c).await;
+        assert_eq!(rows.len(), 1, "one session: {rows:?}");
+        let cell = |col: &str| {
+            rows[0]
+                .iter()
+                .find(|(h, _)| h.starts_with(col))
+                .map(|(_, t)| t.clone())
+                .unwrap_or_else(|| panic!("no column {col}: {rows:?}"))
+        };
+        assert_eq!(cell("Session"), "1");
+        assert_eq!(cell("Date"), "2026-03-02");
+        // 8 + 7 + 9 + 6 = 30.
+        assert_eq!(
+            cell("Session Check"),
+            "30 bond 8 · goals 7 · tasks 9 · overall fit 6"
+        );
+        // 3+3+2+2+2+2+1+1+0 = 16: moderately severe (15–19).
+        assert_eq!(cell("PHQ-9"), "16 moderately severe");
+        assert!(
+            !c.source().await.unwrap().contains("Risk item"),
+            "no risk item: q9 was 'Not at all'"
+        );
+        screenshot(&c, "client-page").await;
+    })
+    .await;
+
+    // What the browser sent is what was stored.
+    if ran {
+        let sc = s.scores(&case_id, "session_check", "total").await;
+        let phq = s.scores(&case_id, "phq9", "total").await;
+        assert_eq!((sc.len(), sc[0]["value"].as_f64()), (1, Some(30.0)));
+        assert_eq!(
+            (phq.len(), phq[0]["value"].as_f64(), phq[0]["band"].as_str()),
+            (1, Some(16.0), Some("moderately severe"))
+        );
+    }
+}

@@ -1,0 +1,21 @@
+//! The server from the outside: real HTTP against a server on a free port over a fresh SQLite
+//! file, and a headless Chromium driven over WebDriver for what a person does on a phone.
+//!
+//! One test binary with modules inside (link time dominates small builds). Each test spawns its
+//! own server through [`support::spawn_app`]; nothing is shared between tests but one password
+//! hash.
+//!
+//! Browser tests need `chromium` and `chromedriver`; without them they print
+//! "skipped: chromium not installed" and pass, unless `BORDIN_REQUIRE_BROWSER=1` is set (CI),
+//! in which case they fail.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+mod access;
+mod basics;
+mod browser;
+mod links;
+mod login;
+mod scoring;
