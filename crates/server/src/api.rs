@@ -755,14 +755,27 @@ pub struct AlertQuery {
 /// Alerts on the caller's cases, most urgent first.
 #[utoipa::path(get, path = "/api/v1/alerts", tag = "alerts", params(AlertQuery),
     responses((status = 200, body = Vec<AlertView>), (status = 401, body = ErrorBody)))]
-async fn list_alerts(State(state): State<AppState>, ApiUser(user): ApiUser, axum::extract::Query(q): axum::extract::Query<AlertQuery>) -> Result<Json<Vec<AlertView>>, ApiError> {
+async fn list_alerts(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    axum::extract::Query(q): axum::extract::Query<AlertQuery>,
+) -> Result<Json<Vec<AlertView>>, ApiError> {
     let visible = policy::caseload(&state, &user).await?;
     if let Some(c) = &q.case_id {
         policy::case(&state, &user, c).await?;
     }
     let statuses: Vec<&str> = q.status.as_deref().into_iter().collect();
-    let alerts = state.store.alerts(user.clinic_id(), q.case_id.as_deref(), &statuses).await?;
-    Ok(Json(alerts.into_iter().filter(|a| visible.binary_search(&a.case_id).is_ok()).map(alert_view).collect()))
+    let alerts = state
+        .store
+        .alerts(user.clinic_id(), q.case_id.as_deref(), &statuses)
+        .await?;
+    Ok(Json(
+        alerts
+            .into_iter()
+            .filter(|a| visible.binary_search(&a.case_id).is_ok())
+            .map(alert_view)
+            .collect(),
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -771,25 +784,54 @@ pub struct AlertNote {
     note: Option<String>,
 }
 
-async fn alert_change(state: &AppState, user: &CurrentUser, alert_id: &str, action: &str, note: Option<&str>) -> Result<Json<AlertView>, ApiError> {
-    let alert = state.store.alert(user.clinic_id(), alert_id).await.map_err(|_| AppError::NotFound)?;
+async fn alert_change(
+    state: &AppState,
+    user: &CurrentUser,
+    alert_id: &str,
+    action: &str,
+    note: Option<&str>,
+) -> Result<Json<AlertView>, ApiError> {
+    let alert = state
+        .store
+        .alert(user.clinic_id(), alert_id)
+        .await
+        .map_err(|_| AppError::NotFound)?;
     let access = policy::case(state, user, &alert.case_id).await?;
     let actor = format!("{} ({})", user.user.display_name, user.user.user_id);
-    let updated = state.store.update_alert(access.clinic_id(), alert_id, action, &actor, note, crate::state::now_ms()).await?;
+    let updated = state
+        .store
+        .update_alert(
+            access.clinic_id(),
+            alert_id,
+            action,
+            &actor,
+            note,
+            crate::state::now_ms(),
+        )
+        .await?;
     Ok(Json(alert_view(updated)))
 }
 
 /// Acknowledges an open alert (it stays listed until resolved).
 #[utoipa::path(post, path = "/api/v1/alerts/{alert_id}/acknowledge", tag = "alerts", params(("alert_id" = String, Path)),
     responses((status = 200, body = AlertView), (status = 409, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn acknowledge_alert(State(state): State<AppState>, ApiUser(user): ApiUser, Path(alert_id): Path<String>) -> Result<Json<AlertView>, ApiError> {
+async fn acknowledge_alert(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(alert_id): Path<String>,
+) -> Result<Json<AlertView>, ApiError> {
     alert_change(&state, &user, &alert_id, "acknowledged", None).await
 }
 
 /// Resolves an alert, saying what was done. A resolved alert is not raised again for the same event.
 #[utoipa::path(post, path = "/api/v1/alerts/{alert_id}/resolve", tag = "alerts", params(("alert_id" = String, Path)), request_body = AlertNote,
     responses((status = 200, body = AlertView), (status = 409, description = "Already resolved, or no note given", body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn resolve_alert(State(state): State<AppState>, ApiUser(user): ApiUser, Path(alert_id): Path<String>, Json(input): Json<AlertNote>) -> Result<Json<AlertView>, ApiError> {
+async fn resolve_alert(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(alert_id): Path<String>,
+    Json(input): Json<AlertNote>,
+) -> Result<Json<AlertView>, ApiError> {
     alert_change(&state, &user, &alert_id, "resolved", input.note.as_deref()).await
 }
 

@@ -113,14 +113,42 @@ fn to_alerts(case_id: &str, series: &CaseSeries, signals: &[(String, Signal)]) -
 
 /// The clinic's rules, calibrated on its data, cached for a few minutes.
 pub async fn rules(state: &AppState, clinic_id: &str) -> Result<Arc<Rules>, AppError> {
+    cached_rules(state, clinic_id, None).await
+}
+
+/// The cached rules, or rules calibrated afresh on `all` (read from the store when not given).
+async fn cached_rules(
+    state: &AppState,
+    clinic_id: &str,
+    all: Option<&[CaseSeries]>,
+) -> Result<Arc<Rules>, AppError> {
     let now = now_ms();
     if let Some((r, at)) = state.rules.by_clinic.read().await.get(clinic_id) {
         if now - at < RULES_TTL_MS {
             return Ok(r.clone());
         }
     }
-    let base = Rules::for_registry(&state.instruments);
-    let all = state.store.all_case_series(clinic_id).await?;
+    let fetched;
+    let all = match all {
+        Some(all) => all,
+        None => {
+            fetched = state.store.all_case_series(clinic_id).await?;
+            &fetched
+        }
+    };
+    let rules = Arc::new(calibrated(&state.instruments, all));
+    state
+        .rules
+        .by_clinic
+        .write()
+        .await
+        .insert(clinic_id.to_owned(), (rules.clone(), now));
+    Ok(rules)
+}
+
+/// Rules for the registry's instruments, calibrated on a clinic's case series.
+fn calibrated(registry: &bordin_core::Registry, all: &[CaseSeries]) -> Rules {
+    let base = Rules::for_registry(registry);
     let data: Vec<(bool, CaseData)> = all
         .iter()
         .flat_map(|s| {
@@ -136,14 +164,7 @@ pub async fn rules(state: &AppState, clinic_id: &str) -> Result<Arc<Rules>, AppE
             data: d,
         })
         .collect();
-    let rules = Arc::new(calibrate(base, &cases));
-    state
-        .rules
-        .by_clinic
-        .write()
-        .await
-        .insert(clinic_id.to_owned(), (rules.clone(), now));
-    Ok(rules)
+    calibrate(base, &cases)
 }
 
 /// Evaluates one case and raises its new alerts; returns how many were raised.
@@ -179,19 +200,17 @@ pub struct ClinicEvaluation {
 }
 
 /// Evaluates every case of a clinic (start-up catch-up, benchmarks).
+///
+/// The case series are read once, for calibration (when the cached rules are stale) and for
+/// evaluation; cases are evaluated in parallel on the machine's cores (the work is pure and CPU
+/// bound), and the alerts raised in one transaction.
 pub async fn evaluate_clinic(
     state: &AppState,
     clinic_id: &str,
 ) -> Result<ClinicEvaluation, AppError> {
-    let rules = rules(state, clinic_id).await?;
     let all = state.store.all_case_series(clinic_id).await?;
-    let mut alerts = Vec::new();
-    let mut signals = 0;
-    for series in &all {
-        let s = case_signals(series, &rules);
-        signals += s.len();
-        alerts.extend(to_alerts(&series.case_id, series, &s));
-    }
+    let rules = cached_rules(state, clinic_id, Some(&all)).await?;
+    let (signals, alerts) = clinic_alerts(&all, &rules);
     let raised = state
         .store
         .raise_alerts(clinic_id, &alerts, now_ms())
@@ -200,6 +219,40 @@ pub async fn evaluate_clinic(
         cases: all.len(),
         signals,
         raised: raised.len(),
+    })
+}
+
+/// Signals counted and alerts of every case, in case order.
+fn clinic_alerts(all: &[CaseSeries], rules: &Rules) -> (usize, Vec<NewAlert>) {
+    fn part(cases: &[CaseSeries], rules: &Rules) -> (usize, Vec<NewAlert>) {
+        let mut alerts = Vec::new();
+        let mut signals = 0;
+        for series in cases {
+            let s = case_signals(series, rules);
+            signals += s.len();
+            alerts.extend(to_alerts(&series.case_id, series, &s));
+        }
+        (signals, alerts)
+    }
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    if threads < 2 || all.len() < 256 {
+        return part(all, rules);
+    }
+    let chunk = all.len().div_ceil(threads.min(16));
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = all
+            .chunks(chunk)
+            .map(|cases| scope.spawn(move || part(cases, rules)))
+            .collect();
+        let mut signals = 0;
+        let mut alerts = Vec::new();
+        for p in parts {
+            // Evaluation is pure and does not panic; should it, the panic goes on here.
+            let (n, a) = p.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+            signals += n;
+            alerts.extend(a);
+        }
+        (signals, alerts)
     })
 }
 

@@ -149,6 +149,9 @@ fn case_page(
         .iter()
         .filter(|s| s.respondent != "therapist" && s.can_administer)
         .collect();
+    // The every-session alliance check first: it is what is sent most.
+    let mut sendable = sendable;
+    sendable.sort_by_key(|s| (s.id != "session_check", s.id.clone()));
     let blocked: Vec<_> = registry
         .instruments()
         .filter(|i| i.respondent != Respondent::Therapist)

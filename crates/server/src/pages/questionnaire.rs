@@ -74,6 +74,9 @@ pub fn questionnaire_with(
                     @for item in form.items.iter().filter(|i| entered.errors.contains_key(&i.id)) {
                         li { a href={ "#item-" (item.id) } { "Question " (position(form, &item.id)) } }
                     }
+                    @for (id, msg) in entered.errors.iter().filter(|(id, _)| form.items.iter().all(|i| &&i.id != id)) {
+                        li { (id) ": " (msg) }
+                    }
                 }
             }
         }
