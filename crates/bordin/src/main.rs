@@ -56,6 +56,22 @@ enum Command {
         #[arg(long, env = "BORDIN_INSTRUMENTS")]
         instruments: Option<PathBuf>,
     },
+    /// Monitoring signals from long-format scores: CSV in (`case,session,date,measure,value`),
+    /// one JSON line out per signal (rupture, repair, reliable change, risk, …).
+    ///
+    /// Measures are `instrument.scale` (wai_sr.total, phq9.total) or `instrument.item`
+    /// (phq9.q9); every session with a score counts as attended. Rows may come in any order:
+    /// each case's scores are held in memory until the input ends, then the cases are evaluated
+    /// in order of first appearance with Bordin's shipped rules. Bad rows are reported on stderr
+    /// with their line number and skipped; the exit status is then 2.
+    Monitor {
+        /// Input CSV file, or `-` for standard input.
+        #[arg(long, default_value = "-")]
+        input: String,
+        /// Folder of extra instrument files.
+        #[arg(long, env = "BORDIN_INSTRUMENTS")]
+        instruments: Option<PathBuf>,
+    },
     /// List, check and word instruments.
     Instruments {
         #[command(subcommand)]
@@ -246,6 +262,26 @@ fn run(command: Command) -> Result<std::process::ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Monitor { input, instruments } => {
+            let registry = load_registry(instruments.as_deref())?;
+            let stdout = std::io::stdout().lock();
+            let stderr = std::io::stderr().lock();
+            let summary = if input == "-" {
+                bordin::monitor::monitor_stream(&registry, std::io::stdin().lock(), stdout, stderr)
+            } else {
+                let file =
+                    std::fs::File::open(&input).with_context(|| format!("cannot open {input}"))?;
+                bordin::monitor::monitor_stream(&registry, file, stdout, stderr)
+            }?;
+            if summary.rejected > 0 {
+                eprintln!(
+                    "{} of {} rows rejected (see the lines above); the other rows were used",
+                    summary.rejected, summary.rows
+                );
+                return Ok(ExitCode::from(2));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Instruments { command } => instruments(command),
         Command::Clinic { command } => runtime()?
             .block_on(clinic(command))
@@ -274,7 +310,12 @@ async fn serve(config: Config, registry: Registry, banner: Option<String>) -> Re
     }
     let state = AppState::new(store.clone(), registry, config);
     match bordin_server::monitor::catch_up(&state).await {
-        Ok(e) => tracing::info!(cases = e.cases, signals = e.signals, raised = e.raised, "monitoring evaluated"),
+        Ok(e) => tracing::info!(
+            cases = e.cases,
+            signals = e.signals,
+            raised = e.raised,
+            "monitoring evaluated"
+        ),
         Err(e) => tracing::error!(error = %e, "monitoring evaluation at start-up failed"),
     }
     let shutdown = async {

@@ -185,13 +185,27 @@ fn low_early_alliance_missing_measures_and_dropout_risk() {
 fn event_keys_are_stable_as_a_case_goes_on() {
     // A stalled case: not on track at session 6; sessions 7 and 8 change nothing about that.
     let mut c = case(&[("phq9.total", &[16.0, 16.0, 15.0, 15.0, 16.0, 15.0])]);
-    let keys = |c: &CaseData| -> Vec<String> { evaluate(c, &rules()).into_iter().map(|s| s.event_key).collect() };
+    let keys = |c: &CaseData| -> Vec<String> {
+        evaluate(c, &rules())
+            .into_iter()
+            .map(|s| s.event_key)
+            .collect()
+    };
     let before = keys(&c);
     assert_eq!(before, keys(&c), "evaluation is deterministic");
     c.add("phq9.total", 7, 15.0);
     c.add("phq9.total", 8, 16.0);
     let after = keys(&c);
-    let not_on_track: Vec<&String> = after.iter().filter(|k| k.starts_with("not_on_track")).collect();
-    assert_eq!(not_on_track, [&"not_on_track:phq9.total:by_session_6".to_owned()]);
-    assert!(before.iter().all(|k| after.contains(k)), "earlier events keep their keys");
+    let not_on_track: Vec<&String> = after
+        .iter()
+        .filter(|k| k.starts_with("not_on_track"))
+        .collect();
+    assert_eq!(
+        not_on_track,
+        [&"not_on_track:phq9.total:by_session_6".to_owned()]
+    );
+    assert!(
+        before.iter().all(|k| after.contains(k)),
+        "earlier events keep their keys"
+    );
 }
