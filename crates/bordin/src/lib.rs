@@ -3,4 +3,5 @@
 
 pub mod demo;
 pub mod instruments;
+pub mod monitor;
 pub mod score;

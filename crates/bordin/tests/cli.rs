@@ -175,3 +175,144 @@ fn many_rows_stream_through() {
         Some("r49999,49.00,16.00,16.00,17.00,,,0")
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// `bordin monitor`: long-format scores in, one JSON line per signal out.
+
+const MONITOR_HEADER: &str = "case,session,date,measure,value\n";
+
+/// Case `a`: WAI-SR total stable near 50 with a dip to 42 at session 5 and back at 6 (a rupture
+/// and its repair); PHQ-9 8 → 10 → 15 (+7 ≥ 6 points: reliable deterioration at session 5);
+/// item 9 answered 2 at session 3 (risk). Case `q`: a quiet course, no signals.
+fn monitor_input() -> String {
+    let mut s = String::from(MONITOR_HEADER);
+    for (n, v) in [50, 51, 50, 50, 42, 50, 51].iter().enumerate() {
+        let n = n + 1;
+        s.push_str(&format!("a,{n},2025-03-{:02},wai_sr.total,{v}\n", n * 2));
+    }
+    for (n, total, q9) in [(1, 8, 0), (3, 10, 2), (5, 15, 0)] {
+        s.push_str(&format!("a,{n},2025-03-{:02},phq9.total,{total}\n", n * 2));
+        s.push_str(&format!("a,{n},2025-03-{:02},phq9.q9,{q9}\n", n * 2));
+    }
+    for (n, v) in [48, 49, 48, 49].iter().enumerate() {
+        s.push_str(&format!(
+            "q,{},2025-04-0{},wai_sr.total,{v}\n",
+            n + 1,
+            n + 1
+        ));
+    }
+    s
+}
+
+fn signals(stdout: &[u8]) -> Vec<serde_json::Value> {
+    text(stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is a JSON object"))
+        .collect()
+}
+
+/// (case, kind, measure, session) of each signal, for comparing whole outputs.
+fn brief(v: &[serde_json::Value]) -> Vec<(String, String, String, i64)> {
+    v.iter()
+        .map(|s| {
+            (
+                s["case"].as_str().unwrap().to_owned(),
+                s["kind"].as_str().unwrap().to_owned(),
+                s["measure"].as_str().unwrap().to_owned(),
+                s["session"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn monitor_finds_planted_events_at_their_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scores.csv");
+    std::fs::write(&path, monitor_input()).unwrap();
+    let out = bordin(&["monitor", "--input", path.to_str().unwrap()], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let got = signals(&out.stdout);
+    let b = |c: &str, k: &str, m: &str, s: i64| (c.to_owned(), k.to_owned(), m.to_owned(), s);
+    assert_eq!(
+        brief(&got),
+        vec![
+            b("a", "risk", "phq9.q9", 3),
+            b("a", "rupture", "wai_sr.total", 5),
+            b("a", "reliable_deterioration", "phq9.total", 5),
+            b("a", "repair", "wai_sr.total", 6),
+        ]
+    );
+    // Every line carries the figures behind it and a message.
+    let rupture = &got[1];
+    assert_eq!(rupture["detail"]["baseline"], 50.25);
+    assert_eq!(rupture["detail"]["lowest"], 42.0);
+    assert_eq!(rupture["urgency"], "amber");
+    assert!(rupture["message"].as_str().unwrap().contains("session 5"));
+    assert_eq!(got[2]["detail"]["intake"], 8.0);
+    assert_eq!(got[2]["detail"]["reliable_points"], 6.0);
+}
+
+#[test]
+fn monitor_reads_stdin_in_any_order() {
+    let input = monitor_input();
+    let sorted = bordin(&["monitor"], Some(&input));
+    assert!(sorted.status.success(), "{}", text(&sorted.stderr));
+    // The same rows reversed: the same signals (cases come out in order of first appearance).
+    let mut rows: Vec<&str> = input.lines().skip(1).collect();
+    rows.reverse();
+    let reversed = format!("{MONITOR_HEADER}{}\n", rows.join("\n"));
+    let out = bordin(&["monitor", "--input", "-"], Some(&reversed));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        brief(&signals(&out.stdout)),
+        brief(&signals(&sorted.stdout))
+    );
+}
+
+#[test]
+fn monitor_reports_bad_rows_with_their_line_and_uses_the_rest() {
+    let mut input = monitor_input();
+    // Lines 19–23 (the header is line 1, then 17 good rows).
+    input.push_str("a,seven,2025-03-20,wai_sr.total,50\n");
+    input.push_str("a,8,2025-13-01,wai_sr.total,50\n");
+    input.push_str("a,8,2025-03-20,wai_sr.warmth,50\n");
+    input.push_str("a,8,2025-03-20,wai_sr.total,\n");
+    input.push_str("a,8,2025-03-20\n");
+    let out = bordin(&["monitor"], Some(&input));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "exit status 2 when rows were rejected"
+    );
+    let err = text(&out.stderr);
+    for expected in [
+        "line 19: session 'seven' is not a whole number",
+        "line 20: date '2025-13-01' is not a calendar date",
+        "line 21: measure 'wai_sr.warmth': wai_sr has no scale or item 'warmth'",
+        "line 22: value '' is not a number",
+        "line 23: expected 5 fields as in the header, found 3",
+        "5 of 22 rows rejected",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in {err}");
+    }
+    // The good rows were all used.
+    let got = brief(&signals(&out.stdout));
+    assert!(got.contains(&("a".into(), "rupture".into(), "wai_sr.total".into(), 5)));
+    assert!(got.contains(&("a".into(), "risk".into(), "phq9.q9".into(), 3)));
+}
+
+#[test]
+fn monitor_header_errors_stop_with_the_column_named() {
+    let out = bordin(&["monitor"], Some("case,session,when,measure,value\n"));
+    assert!(!out.status.success());
+    assert_ne!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("'when'"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = bordin(&["monitor", "--input", "/nonexistent/scores.csv"], None);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("cannot open"));
+}

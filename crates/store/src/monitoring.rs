@@ -383,27 +383,37 @@ impl Store {
             .first()
             .map(|a| a.case_id.as_str())
             .filter(|c| alerts.iter().all(|a| a.case_id == *c));
-        let rows =
-            match one_case {
-                Some(case_id) => sqlx::query(
-                    "SELECT case_id, event_key FROM alerts WHERE clinic_id = $1 AND case_id = $2",
-                )
+        // One row per case with its keys joined: reading the ~120,000 keys of a large clinic row
+        // by row took 0.3 s. Event keys hold no newline.
+        let agg = match self.backend {
+            crate::Backend::Sqlite => "group_concat(event_key, char(10))",
+        };
+        let rows = match one_case {
+            Some(case_id) => {
+                sqlx::query(&format!(
+                    "SELECT case_id, {agg} AS event_keys FROM alerts WHERE clinic_id = $1 AND case_id = $2 GROUP BY case_id"
+                ))
                 .bind(clinic_id)
                 .bind(case_id)
                 .fetch_all(&self.pool)
-                .await?,
-                None => {
-                    sqlx::query("SELECT case_id, event_key FROM alerts WHERE clinic_id = $1")
-                        .bind(clinic_id)
-                        .fetch_all(&self.pool)
-                        .await?
-                }
-            };
+                .await?
+            }
+            None => {
+                sqlx::query(&format!(
+                    "SELECT case_id, {agg} AS event_keys FROM alerts WHERE clinic_id = $1 GROUP BY case_id"
+                ))
+                .bind(clinic_id)
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
         let mut keys: HashMap<String, HashSet<String>> = HashMap::new();
         for r in &rows {
-            keys.entry(r.try_get("case_id")?)
-                .or_default()
-                .insert(r.try_get("event_key")?);
+            let joined: String = r.try_get("event_keys")?;
+            keys.insert(
+                r.try_get("case_id")?,
+                joined.split('\n').map(str::to_owned).collect(),
+            );
         }
         Ok(keys)
     }
