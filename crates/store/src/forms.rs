@@ -434,13 +434,18 @@ impl Store {
     }
 
     /// Every score of the current (not superseded) responses of a case, oldest first.
+    ///
+    /// `CROSS JOIN` fixes the join order on SQLite (responses of the case first, via
+    /// `responses_by_case`), which otherwise may scan every score of the clinic when no
+    /// ANALYZE statistics exist; PostgreSQL treats it as the inner join it is.
     pub async fn case_scores(&self, clinic_id: &str, case_id: &str) -> Result<Vec<CaseScoreRow>> {
         let rows = sqlx::query(
             "SELECT r.response_id, r.client_id, r.session_id, se.number, se.held_on, r.instrument_id, r.respondent, s.scale_id, s.value, s.band, r.submitted_at, r.version
              FROM responses r
-             JOIN scores s ON s.clinic_id = r.clinic_id AND s.response_id = r.response_id
+             CROSS JOIN scores s
              LEFT JOIN sessions se ON se.clinic_id = r.clinic_id AND se.session_id = r.session_id
              WHERE r.clinic_id = $1 AND r.case_id = $2
+               AND s.clinic_id = r.clinic_id AND s.response_id = r.response_id
                AND NOT EXISTS (SELECT 1 FROM responses n WHERE n.clinic_id = r.clinic_id AND n.supersedes = r.response_id)
              ORDER BY se.number, r.submitted_at, s.scale_id",
         )
@@ -475,9 +480,10 @@ impl Store {
         case_id: &str,
     ) -> Result<Vec<(String, FlagRow)>> {
         let rows = sqlx::query(
-            "SELECT f.response_id, f.flag_id, f.severity, f.message FROM response_flags f
-             JOIN responses r ON r.clinic_id = f.clinic_id AND r.response_id = f.response_id
-             WHERE f.clinic_id = $1 AND r.case_id = $2
+            "SELECT f.response_id, f.flag_id, f.severity, f.message FROM responses r
+             CROSS JOIN response_flags f
+             WHERE r.clinic_id = $1 AND r.case_id = $2
+               AND f.clinic_id = r.clinic_id AND f.response_id = r.response_id
                AND NOT EXISTS (SELECT 1 FROM responses n WHERE n.clinic_id = r.clinic_id AND n.supersedes = r.response_id)
              ORDER BY r.submitted_at DESC",
         )
