@@ -149,18 +149,24 @@ async fn cached_rules(
 /// Rules for the registry's instruments, calibrated on a clinic's case series.
 fn calibrated(registry: &bordin_core::Registry, all: &[CaseSeries]) -> Rules {
     let base = Rules::for_registry(registry);
-    let data: Vec<(bool, CaseData)> = all
+    // (ended, dropped out, data) per subject of each case.
+    let data: Vec<(bool, bool, CaseData)> = all
         .iter()
         .flat_map(|s| {
-            subjects(s)
-                .into_iter()
-                .map(move |sub| (s.case_status != "active", case_data(s, sub)))
+            subjects(s).into_iter().map(move |sub| {
+                (
+                    s.case_status != "active",
+                    s.case_status == "dropped_out",
+                    case_data(s, sub),
+                )
+            })
         })
         .collect();
     let cases: Vec<CalibrationCase> = data
         .iter()
-        .map(|(closed, d)| CalibrationCase {
+        .map(|(closed, dropped_out, d)| CalibrationCase {
             closed: *closed,
+            dropped_out: *dropped_out,
             data: d,
         })
         .collect();

@@ -153,7 +153,20 @@ pub struct Thresholds {
     pub low_early_basis: String,
     /// The dropout-risk score at or above which a signal is raised.
     pub dropout_signal_at: f64,
+    /// Weight of each dropout factor, in the order of [`DROPOUT_FACTORS`].
+    pub dropout_weights: [f64; 5],
+    /// Where the weights come from (defaults, or fitted on the clinic's closed cases).
+    pub dropout_basis: String,
 }
+
+/// The documented dropout factors, in the order of [`Thresholds::dropout_weights`].
+pub const DROPOUT_FACTORS: [&str; 5] = [
+    "low_early_alliance",
+    "unresolved_rupture",
+    "missed_sessions_or_measures",
+    "not_on_track",
+    "alliance_falling",
+];
 
 impl Default for Thresholds {
     fn default() -> Self {
@@ -170,6 +183,8 @@ impl Default for Thresholds {
             low_early,
             low_early_basis: "Bordin defaults (WAI-SR total < 40; Session Check total < 36, after the SRS convention)".into(),
             dropout_signal_at: 3.0,
+            dropout_weights: [2.0, 2.0, 1.5, 1.0, 1.5],
+            dropout_basis: "Bordin defaults (statistics reference): weights 2, 2, 1.5, 1, 1.5; signal at 3".into(),
         }
     }
 }
@@ -257,8 +272,25 @@ fn fmt(x: f64) -> String {
 
 /// Evaluates every signal of one case.
 pub fn evaluate(case: &CaseData, rules: &Rules) -> Vec<Signal> {
+    let (mut out, episodes) = base_signals(case, rules);
+    let eps: BTreeMap<&str, Vec<RuptureEpisode>> = episodes
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    if let Some(s) = dropout_signal(case, &out, &eps, &rules.thresholds) {
+        out.push(s);
+    }
+    out.sort_by(|a, b| (a.session, a.kind, &a.measure).cmp(&(b.session, b.kind, &b.measure)));
+    out
+}
+
+/// Every signal but dropout risk (which is computed from these), with the rupture episodes.
+fn base_signals(
+    case: &CaseData,
+    rules: &Rules,
+) -> (Vec<Signal>, BTreeMap<MeasureId, Vec<RuptureEpisode>>) {
     let mut out = Vec::new();
-    let mut episodes: BTreeMap<&str, Vec<RuptureEpisode>> = BTreeMap::new();
+    let mut episodes = BTreeMap::new();
     for (measure, rule) in &rules.ruptures {
         if !CLIENT_ALLIANCE
             .iter()
@@ -268,7 +300,7 @@ pub fn evaluate(case: &CaseData, rules: &Rules) -> Vec<Signal> {
         }
         let eps = detect(case.get(measure), rule);
         rupture_signals(measure, &eps, case, &mut out);
-        episodes.insert(measure, eps);
+        episodes.insert(measure.clone(), eps);
     }
     for m in OUTCOMES {
         if let Some(rule) = rules.change.get(m) {
@@ -279,11 +311,7 @@ pub fn evaluate(case: &CaseData, rules: &Rules) -> Vec<Signal> {
     discrepancy_signals(case, &rules.thresholds, &mut out);
     low_early_signals(case, &rules.thresholds, &mut out);
     missing_signals(case, &mut out);
-    if let Some(s) = dropout_signal(case, &out, &episodes, &rules.thresholds) {
-        out.push(s);
-    }
-    out.sort_by(|a, b| (a.session, a.kind, &a.measure).cmp(&(b.session, b.kind, &b.measure)));
-    out
+    (out, episodes)
 }
 
 fn rupture_signals(measure: &str, eps: &[RuptureEpisode], case: &CaseData, out: &mut Vec<Signal>) {
@@ -521,17 +549,13 @@ pub struct RiskFactor {
     pub why: String,
 }
 
-/// The transparent dropout-risk score: a sum of documented factors, each shown with its weight.
-///
-/// Factors and default weights (statistics reference; Sharf, Primavera & Diener 2010 and
-/// Flückiger et al. 2018 on weak and falling alliance and dropout): early alliance low (2),
-/// an unresolved rupture (2), two or more missed sessions or measures (1.5), not on track (1),
-/// client alliance falling over the last 3 sessions (1.5).
-pub fn dropout_factors(
+/// Which documented dropout factors are present, in the order of [`DROPOUT_FACTORS`], with the
+/// reason of each in words.
+fn factors_present(
     case: &CaseData,
     signals: &[Signal],
     episodes: &BTreeMap<&str, Vec<RuptureEpisode>>,
-) -> Vec<RiskFactor> {
+) -> [(bool, String); 5] {
     let low_early = signals
         .iter()
         .any(|s| s.kind == SignalKind::LowEarlyAlliance);
@@ -552,45 +576,58 @@ pub fn dropout_factors(
                 .windows(2)
                 .all(|w| w[1].value < w[0].value)
     });
-    let f = |factor, weight: f64, present: bool, why: String| RiskFactor {
-        factor,
-        weight,
-        present,
-        contribution: if present { weight } else { 0.0 },
-        why,
-    };
-    vec![
-        f(
-            "low_early_alliance",
-            2.0,
-            low_early,
-            "client alliance low in sessions 1–3".into(),
-        ),
-        f(
-            "unresolved_rupture",
-            2.0,
+    [
+        (low_early, "client alliance low in sessions 1–3".into()),
+        (
             unresolved,
             "a rupture not repaired within 3 sessions".into(),
         ),
-        f(
-            "missed_sessions_or_measures",
-            1.5,
+        (
             missed >= 2,
             format!("{missed} missed sessions or alliance measures"),
         ),
-        f(
-            "not_on_track",
-            1.0,
-            off_track,
-            "outcome below the expected course".into(),
-        ),
-        f(
-            "alliance_falling",
-            1.5,
+        (off_track, "outcome below the expected course".into()),
+        (
             falling,
             "client alliance fell at each of the last 3 ratings".into(),
         ),
     ]
+}
+
+/// The transparent dropout-risk score: a sum of documented factors, each shown with its weight.
+///
+/// Factors (statistics reference; Sharf, Primavera & Diener 2010 and Flückiger et al. 2018 on
+/// weak and falling alliance and dropout): early alliance low, an unresolved rupture, two or more
+/// missed sessions or measures, not on track, client alliance falling over the last 3 sessions.
+/// Default weights 2, 2, 1.5, 1, 1.5; a clinic with enough closed cases gets weights fitted by
+/// logistic regression ([`super::calibrate`]).
+pub fn dropout_factors(
+    case: &CaseData,
+    signals: &[Signal],
+    episodes: &BTreeMap<&str, Vec<RuptureEpisode>>,
+    t: &Thresholds,
+) -> Vec<RiskFactor> {
+    factors_present(case, signals, episodes)
+        .into_iter()
+        .zip(DROPOUT_FACTORS.iter().zip(t.dropout_weights))
+        .map(|((present, why), (factor, weight))| RiskFactor {
+            factor,
+            weight,
+            present,
+            contribution: if present { weight } else { 0.0 },
+            why,
+        })
+        .collect()
+}
+
+/// Which dropout factors a case shows over its whole course (for calibration on closed cases).
+pub fn dropout_features(case: &CaseData, rules: &Rules) -> [bool; 5] {
+    let (signals, episodes) = base_signals(case, rules);
+    let eps: BTreeMap<&str, Vec<RuptureEpisode>> = episodes
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    factors_present(case, &signals, &eps).map(|(p, _)| p)
 }
 
 fn dropout_signal(
@@ -599,7 +636,7 @@ fn dropout_signal(
     episodes: &BTreeMap<&str, Vec<RuptureEpisode>>,
     t: &Thresholds,
 ) -> Option<Signal> {
-    let factors = dropout_factors(case, signals, episodes);
+    let factors = dropout_factors(case, signals, episodes, t);
     let score: f64 = factors.iter().map(|f| f.contribution).sum();
     if score < t.dropout_signal_at {
         return None;
@@ -620,7 +657,7 @@ fn dropout_signal(
             fmt(t.dropout_signal_at),
             present.join("; ")
         ),
-        detail: serde_json::json!({ "score": score, "signal_at": t.dropout_signal_at, "factors": factors }),
+        detail: serde_json::json!({ "score": score, "signal_at": t.dropout_signal_at, "factors": factors, "basis": t.dropout_basis }),
         // A new alert only when the set of present factors changes.
         event_key: format!(
             "dropout_risk:case:{}",
