@@ -2,6 +2,7 @@
 //! them directly. `main.rs` is a thin clap shell over these modules.
 
 pub mod demo;
+pub mod gas;
 pub mod instruments;
 pub mod monitor;
 pub mod score;

@@ -72,6 +72,19 @@ enum Command {
         #[arg(long, env = "BORDIN_INSTRUMENTS")]
         instruments: Option<PathBuf>,
     },
+    /// Goal Attainment Scaling T-scores: CSV in (`case,goal,weight,level`, level −2..2 and
+    /// weight > 0), one line out per case (`case,t_score`, Kiresuk & Sherman, 1968).
+    ///
+    /// Cases come out in order of first appearance, T with two decimals. Bad rows are reported on
+    /// stderr with their line number and skipped; the exit status is then 2.
+    Gas {
+        /// Input CSV file, or `-` for standard input.
+        #[arg(long, default_value = "-")]
+        input: String,
+        /// The assumed correlation between goal scales, in [0, 1).
+        #[arg(long, default_value_t = bordin_core::goals::DEFAULT_RHO)]
+        rho: f64,
+    },
     /// List, check and word instruments.
     Instruments {
         #[command(subcommand)]
@@ -272,6 +285,25 @@ fn run(command: Command) -> Result<std::process::ExitCode> {
                 let file =
                     std::fs::File::open(&input).with_context(|| format!("cannot open {input}"))?;
                 bordin::monitor::monitor_stream(&registry, file, stdout, stderr)
+            }?;
+            if summary.rejected > 0 {
+                eprintln!(
+                    "{} of {} rows rejected (see the lines above); the other rows were used",
+                    summary.rejected, summary.rows
+                );
+                return Ok(ExitCode::from(2));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Gas { input, rho } => {
+            let stdout = std::io::stdout().lock();
+            let stderr = std::io::stderr().lock();
+            let summary = if input == "-" {
+                bordin::gas::gas_stream(std::io::stdin().lock(), stdout, stderr, rho)
+            } else {
+                let file =
+                    std::fs::File::open(&input).with_context(|| format!("cannot open {input}"))?;
+                bordin::gas::gas_stream(file, stdout, stderr, rho)
             }?;
             if summary.rejected > 0 {
                 eprintln!(

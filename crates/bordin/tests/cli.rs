@@ -316,3 +316,107 @@ fn monitor_header_errors_stop_with_the_column_named() {
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("cannot open"));
 }
+
+// ---- bordin gas ----------------------------------------------------------------------------
+
+/// Case a: w = (2, 1), x = (+1, −1). Case b: w = (3, 1, 2), x = (−1, +2, −2). Case c: one goal.
+const GAS_INPUT: &str = "case,goal,weight,level\n\
+                         a,sleep,2,1\n\
+                         b,work,3,-1\n\
+                         a,friends,1,-1\n\
+                         b,mood,1,2\n\
+                         c,walk,1,-2\n\
+                         b,money,2,-2\n";
+
+#[test]
+fn gas_scores_each_case_with_weights_and_the_default_rho() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("goals.csv");
+    std::fs::write(&path, GAS_INPUT).unwrap();
+    let out = bordin(&["gas", "--input", path.to_str().unwrap()], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // ρ = 0.3.
+    // a: Σwx = 2 − 1 = 1, Σw² = 5, (Σw)² = 9, √(0.7·5 + 0.3·9) = √6.2 = 2.48998
+    //    → 50 + 10/2.48998 = 54.0161.
+    // b: Σwx = −3 + 2 − 4 = −5, Σw² = 14, (Σw)² = 36, √(0.7·14 + 0.3·36) = √20.6 = 4.53872
+    //    → 50 − 50/4.53872 = 38.9837.
+    // c: one goal at −2: 50 + 10·(−2)/√(0.7 + 0.3) = 30.
+    assert_eq!(
+        text(&out.stdout),
+        "case,t_score\na,54.02\nb,38.98\nc,30.00\n"
+    );
+}
+
+#[test]
+fn gas_takes_rho_and_reads_stdin() {
+    // ρ = 0.5.
+    // a: √(0.5·5 + 0.5·9) = √7 = 2.64575 → 50 + 10/2.64575 = 53.7796.
+    // b: √(0.5·14 + 0.5·36) = √25 = 5 → 50 − 50/5 = 40.
+    // c: one goal: ρ cancels, 30.
+    let out = bordin(&["gas", "--rho", "0.5"], Some(GAS_INPUT));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "case,t_score\na,53.78\nb,40.00\nc,30.00\n"
+    );
+    // ρ = 0, two equally weighted goals at +2: 50 + 10·4/√2 = 78.2843.
+    let out = bordin(
+        &["gas", "--rho", "0", "--input", "-"],
+        Some("case,goal,weight,level\nd,x,1,2\nd,y,1,2\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "case,t_score\nd,78.28\n");
+    // ρ must lie in [0, 1).
+    let out = bordin(&["gas", "--rho", "1"], Some(GAS_INPUT));
+    assert!(!out.status.success());
+    assert_ne!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("rho"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn gas_reports_bad_rows_with_their_line_and_uses_the_rest() {
+    let input = "case,goal,weight,level\n\
+                 a,sleep,2,1\n\
+                 a,zero,0,1\n\
+                 a,negative,-1,1\n\
+                 a,words,heavy,1\n\
+                 a,high,1,3\n\
+                 a,half,1,0.5\n\
+                 a,short,1\n\
+                 a,friends,1,-1\n";
+    let out = bordin(&["gas"], Some(input));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "exit status 2 when rows were rejected"
+    );
+    // The good rows are a's sleep (2, +1) and friends (1, −1): 54.02 as above.
+    assert_eq!(text(&out.stdout), "case,t_score\na,54.02\n");
+    let err = text(&out.stderr);
+    for expected in [
+        "line 3: weight '0' must be greater than 0",
+        "line 4: weight '-1' must be greater than 0",
+        "line 5: weight 'heavy' is not a number",
+        "line 6: level '3' is not a whole number from -2 to 2",
+        "line 7: level '0.5' is not a whole number from -2 to 2",
+        "line 8: expected 4 fields as in the header, found 3",
+        "6 of 8 rows rejected",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in {err}");
+    }
+}
+
+#[test]
+fn gas_header_errors_stop_with_the_column_named() {
+    let out = bordin(&["gas"], Some("case,goal,importance,level\na,g,1,1\n"));
+    assert!(!out.status.success());
+    assert_ne!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("'importance'"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = bordin(&["gas", "--input", "/nonexistent/goals.csv"], None);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("cannot open"));
+}

@@ -1,12 +1,10 @@
 //! The vocabulary of care: roles, case and session states. Plain enums with their storage names,
 //! shared by the store (which persists the names) and the server (which shows and checks them).
 
-use serde::{Deserialize, Serialize};
-
 macro_rules! named_enum {
     ($(#[$m:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ::serde::Serialize, ::serde::Deserialize)]
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($variant),+ }
 
@@ -29,6 +27,8 @@ macro_rules! named_enum {
         }
     };
 }
+/// Reused by the other vocabularies of the core (e.g. `goals.rs`).
+pub(crate) use named_enum;
 
 named_enum!(
     /// A user's role in a clinic. Clients have no account; they answer through links.

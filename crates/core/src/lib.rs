@@ -10,6 +10,7 @@
 
 pub mod answers;
 pub mod care;
+pub mod goals;
 pub mod instrument;
 pub mod monitoring;
 pub mod registry;

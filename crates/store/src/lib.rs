@@ -14,6 +14,7 @@
 mod caseload;
 mod clinic;
 mod forms;
+mod goals;
 mod monitoring;
 
 use std::str::FromStr;
@@ -27,6 +28,10 @@ pub use clinic::{AuthSession, ClinicRow, UserRow};
 pub use forms::{
     AdministrationRow, CaseScoreRow, FlagRow, NewAdministration, NewResponse, ResponseRow,
     Submitted,
+};
+pub use goals::{
+    Actor, CaseLinkRow, Change, ConsentRow, EditKind, FormulationRow, GoalRatingRow, GoalRow,
+    LogEntry, TaskReportRow, TaskRow, UpdateOutcome,
 };
 pub use monitoring::{AlertEvent, AlertRow, CaseSeries, NewAlert, SubjectSeries, THERAPIST};
 

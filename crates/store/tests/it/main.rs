@@ -12,6 +12,7 @@ mod support;
 mod caseload;
 mod clinic;
 mod connect;
+mod goals;
 mod isolation;
 mod responses;
 mod text_packs;
