@@ -92,6 +92,10 @@ fn to_alerts(case_id: &str, series: &CaseSeries, signals: &[(String, Signal)]) -
     let active = series.case_status == "active";
     signals
         .iter()
+        // A session's alliance rating comes in after the session is recorded (the link is sent
+        // at its end), and an alert is never withdrawn: the latest session is not called
+        // unmeasured until a later one exists.
+        .filter(|(_, s)| !(s.kind == SignalKind::MissingMeasure && s.session == latest))
         .map(|(_, s)| NewAlert {
             case_id: case_id.to_owned(),
             kind: s.kind.as_str().to_owned(),

@@ -550,3 +550,226 @@ async fn a_client_answers_on_a_phone_and_the_clinician_sees_the_scores_in_chromi
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Monitoring in the browser
+
+/// Logs in through the login page's form.
+async fn log_in(c: &Client, login_url: &str, email: &str) {
+    c.goto(login_url).await.expect("login page");
+    expect_heading(c, "Log in to Bordin").await;
+    c.find(Locator::Id("email"))
+        .await
+        .unwrap()
+        .send_keys(email)
+        .await
+        .unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    c.find(Locator::Css("form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    expect_heading(c, "Caseload").await;
+}
+
+/// Waits until nothing matches `css` (a click that submits returns before the next page).
+async fn wait_gone(c: &Client, css: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while c.find(Locator::Css(css)).await.is_ok() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{css} is still on the page"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn texts(c: &Client, css: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in c.find_all(Locator::Css(css)).await.expect(css) {
+        out.push(e.text().await.expect("text").replace('\n', " "));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clinician_works_through_alerts_and_a_supervisor_reviews_them_in_chromium() {
+    use crate::monitoring::{phq9_with_risk, planted, Course};
+
+    let app = spawn_app().await;
+    let s = app.login(&app.clinician).await;
+    // Three clients of Cleo's, opened in this order: quiet, a rupture at session 5, a risk answer.
+    let quiet = Course::open(&app, &s, "C-quiet").await;
+    quiet.session_check(1, 36).await;
+    quiet.session_check(2, 37).await;
+    let rupture = Course::open(&app, &s, "C-rupture").await;
+    planted(&rupture, 1, 5).await;
+    let risk = Course::open(&app, &s, "C-risk").await;
+    risk.phq9(1, &phq9_with_risk()).await;
+    let rupture_id = rupture.alert("rupture", "session_check.total").await["alert_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let risk_id = risk.alert("risk", "phq9.q9").await["alert_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let login_url = app.url("/login");
+    let (cleo, sam) = (app.clinician.email.clone(), app.supervisor.email.clone());
+    let note = "Talked about the last session with the client; goals renegotiated";
+    let (rid, kid) = (rupture_id.clone(), risk_id.clone());
+
+    let ran = with_browser(move |c| async move {
+        c.set_window_size(DESKTOP.0, DESKTOP.1)
+            .await
+            .expect("desktop size");
+        log_in(&c, &login_url, &cleo).await;
+
+        // The caseload: red first, then amber, then green, with the reasons in words; and the
+        // banner for the risk answer.
+        let heads = texts(&c, "table thead th").await;
+        assert_eq!(
+            heads.last().map(String::as_str),
+            Some("Attention"),
+            "{heads:?}"
+        );
+        let clients = texts(&c, "table tbody tr td:first-child a").await;
+        assert_eq!(clients, ["C-risk", "C-rupture", "C-quiet"]);
+        let attention = texts(&c, "table tbody tr td.attention").await;
+        assert!(
+            attention[0].starts_with("red") && attention[0].contains("risk (session 1)"),
+            "{attention:?}"
+        );
+        assert!(
+            attention[1].starts_with("amber") && attention[1].contains("rupture (session 5)"),
+            "{attention:?}"
+        );
+        assert_eq!(attention[2], "green nothing open");
+        let banner = wait_for(&c, Locator::Css("div.risk-banner[role=alert]")).await;
+        assert!(banner.is_displayed().await.unwrap());
+        assert!(banner.text().await.unwrap().contains("C-risk"));
+        screenshot(&c, "caseload-attention").await;
+
+        // The ruptured client's page: charts and alerts; resolve the rupture, saying what was done.
+        c.find(Locator::LinkText("C-rupture"))
+            .await
+            .expect("the case is on the caseload")
+            .click()
+            .await
+            .unwrap();
+        expect_heading(&c, "C-rupture").await;
+        let svg = wait_for(&c, Locator::Css("figure.chart svg[role=img]")).await;
+        assert!(svg.is_displayed().await.unwrap(), "the chart is shown");
+        let caption = c
+            .find(Locator::Css("figure.chart figcaption"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(caption.contains("rupture at session 5"), "{caption}");
+        let card = c
+            .find(Locator::Id(&format!("alert-{rid}")))
+            .await
+            .expect("the rupture alert is listed");
+        assert!(card.text().await.unwrap().contains("rupture"));
+        screenshot(&c, "case-charts").await;
+        c.find(Locator::Id(&format!("note-{rid}")))
+            .await
+            .expect("a note field")
+            .send_keys(note)
+            .await
+            .unwrap();
+        c.find(Locator::Css(&format!(
+            "form[action='/alerts/{rid}/resolve'] button"
+        )))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+        wait_gone(&c, &format!("#alert-{rid}")).await;
+        expect_heading(&c, "C-rupture").await;
+        assert!(
+            c.source().await.unwrap().contains(note),
+            "the resolved alert is kept with its note"
+        );
+
+        // The banner leads to the risk; acknowledging it takes the banner away.
+        c.find(Locator::Css("div.risk-banner a"))
+            .await
+            .expect("the banner links to the case")
+            .click()
+            .await
+            .unwrap();
+        expect_heading(&c, "C-risk").await;
+        c.find(Locator::Css(&format!(
+            "form[action='/alerts/{kid}/acknowledge'] button"
+        )))
+        .await
+        .expect("an Acknowledge button")
+        .click()
+        .await
+        .unwrap();
+        wait_gone(&c, "div.risk-banner").await;
+        expect_heading(&c, "C-risk").await;
+        c.find(Locator::LinkText("Caseload"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        expect_heading(&c, "Caseload").await;
+        assert!(
+            c.find(Locator::Css("div.risk-banner")).await.is_err(),
+            "no banner once acknowledged"
+        );
+
+        // The supervisor logs in and reviews his supervisee.
+        c.find(Locator::Css("form[action='/logout'] button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        expect_heading(&c, "Log in to Bordin").await;
+        log_in(&c, &login_url, &sam).await;
+        c.find(Locator::LinkText("Supervision"))
+            .await
+            .expect("the navigation offers supervision")
+            .click()
+            .await
+            .unwrap();
+        expect_heading(&c, "Supervision").await;
+        let rows = texts(&c, "table#supervision tbody tr").await;
+        assert_eq!(rows.len(), 1, "Sam supervises Cleo only: {rows:?}");
+        assert!(rows[0].starts_with("Cleo Clinician"), "{rows:?}");
+        // Alliance rated at 7 of 8 attended sessions (2 + 5, not the PHQ-9-only session).
+        assert!(rows[0].contains("7 of 8"), "{rows:?}");
+        screenshot(&c, "supervision").await;
+    })
+    .await;
+
+    // What was clicked is what was stored.
+    if ran {
+        let r = rupture.alert("rupture", "session_check.total").await;
+        assert_eq!(
+            (r["status"].as_str(), r["action_taken"].as_str()),
+            (Some("resolved"), Some(note))
+        );
+        let k = risk.alert("risk", "phq9.q9").await;
+        assert_eq!(k["status"], "acknowledged");
+        assert!(k["acknowledged_by"]
+            .as_str()
+            .unwrap()
+            .starts_with("Cleo Clinician"));
+    }
+}

@@ -18,4 +18,5 @@ mod basics;
 mod browser;
 mod links;
 mod login;
+mod monitoring;
 mod scoring;

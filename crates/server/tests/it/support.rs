@@ -202,6 +202,11 @@ impl TestApp {
         }
     }
 
+    /// Adds a user (password [`PASSWORD`]) to a clinic, e.g. clinic B's own supervisor.
+    pub async fn add_user(&self, clinic_id: &str, email: &str, name: &str, role: Role) -> User {
+        user(&self.store, clinic_id, email, name, role).await
+    }
+
     /// Installs Bordin's placeholder WAI-SR and WAI-SRT packs into clinic A.
     pub async fn install_placeholder_packs(&self) {
         for (name, text) in bordin_core::registry::PLACEHOLDER_PACKS {
