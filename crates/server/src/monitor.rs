@@ -110,9 +110,27 @@ fn to_alerts(case_id: &str, series: &CaseSeries, signals: &[(String, Signal)]) -
             .to_owned(),
             message: s.message.clone(),
             detail: s.detail.to_string(),
-            info: !is_actionable(s, latest, active),
+            info: !is_actionable(s, latest, active) || covered_by_total(s, signals),
         })
         .collect()
+}
+
+/// A subscale rupture at the same session as a rupture of its instrument's total is one
+/// conversation, not several: it is recorded with the total's alert as information. A fall in
+/// goal or task agreement while the bond held stays its own alert (a different conversation).
+fn covered_by_total(s: &Signal, signals: &[(String, Signal)]) -> bool {
+    if s.kind != SignalKind::Rupture || !s.detail["pattern"].is_null() {
+        return false;
+    }
+    let Some((instrument, part)) = s.measure.split_once('.') else {
+        return false;
+    };
+    part != "total"
+        && signals.iter().any(|(_, t)| {
+            t.kind == SignalKind::Rupture
+                && t.session == s.session
+                && t.measure == format!("{instrument}.total")
+        })
 }
 
 /// The clinic's rules, calibrated on its data, cached for a few minutes.

@@ -63,7 +63,7 @@ pub async fn show(State(state): State<AppState>, user: CurrentUser) -> Result<Ma
                             tr {
                                 td {
                                     a href={ "/cases/" (s.case.case_id) } { (s.case.title) }
-                                    @for c in &s.case.clients { " " span.muted.small { (c.code) } }
+                                    @for c in s.case.clients.iter().filter(|c| c.code != s.case.title) { " " span.muted.small { (c.code) } }
                                 }
                                 td { (s.case.setting.as_str()) }
                                 td { (s.case.status.as_str().replace('_', " ")) }

@@ -85,13 +85,18 @@ pub async fn show(State(state): State<AppState>, user: CurrentUser) -> Result<Ma
             .store
             .case_ids_of_clinician(&clinic, &c.user_id)
             .await?;
+        // Counted from the cases themselves: a new case has no scores yet.
+        s.active_cases = state
+            .store
+            .cases_by_ids(&clinic, &case_ids)
+            .await?
+            .iter()
+            .filter(|c| c.status == bordin_core::care::CaseStatus::Active)
+            .count();
         for case_id in &case_ids {
             let Some(cs) = series.get(case_id) else {
                 continue;
             };
-            if cs.case_status == "active" {
-                s.active_cases += 1;
-            }
             for a in alerts.iter().filter(|a| &a.case_id == case_id) {
                 match a.urgency.as_str() {
                     "red" => s.red += 1,
