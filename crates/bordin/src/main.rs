@@ -251,74 +251,59 @@ fn run(command: Command) -> Result<std::process::ExitCode> {
                 OutFormat::Csv => bordin::score::Format::Csv,
                 OutFormat::Json => bordin::score::Format::Json,
             };
-            let stdout = std::io::stdout().lock();
-            let stderr = std::io::stderr().lock();
-            let summary = if input == "-" {
-                bordin::score::score_stream(
-                    instrument,
-                    std::io::stdin().lock(),
-                    stdout,
-                    stderr,
-                    format,
-                )
-            } else {
-                let file =
-                    std::fs::File::open(&input).with_context(|| format!("cannot open {input}"))?;
-                bordin::score::score_stream(instrument, file, stdout, stderr, format)
-            }?;
-            if summary.rejected > 0 {
-                eprintln!(
-                    "{} of {} rows rejected (see the lines above); the other rows were scored",
-                    summary.rejected, summary.rows
-                );
-                return Ok(ExitCode::from(2));
-            }
-            Ok(ExitCode::SUCCESS)
+            let summary = bordin::score::score_stream(
+                instrument,
+                open_input(&input)?,
+                std::io::stdout().lock(),
+                std::io::stderr().lock(),
+                format,
+            )?;
+            Ok(finish(summary.rejected, summary.rows, "scored"))
         }
         Command::Monitor { input, instruments } => {
             let registry = load_registry(instruments.as_deref())?;
-            let stdout = std::io::stdout().lock();
-            let stderr = std::io::stderr().lock();
-            let summary = if input == "-" {
-                bordin::monitor::monitor_stream(&registry, std::io::stdin().lock(), stdout, stderr)
-            } else {
-                let file =
-                    std::fs::File::open(&input).with_context(|| format!("cannot open {input}"))?;
-                bordin::monitor::monitor_stream(&registry, file, stdout, stderr)
-            }?;
-            if summary.rejected > 0 {
-                eprintln!(
-                    "{} of {} rows rejected (see the lines above); the other rows were used",
-                    summary.rejected, summary.rows
-                );
-                return Ok(ExitCode::from(2));
-            }
-            Ok(ExitCode::SUCCESS)
+            let summary = bordin::monitor::monitor_stream(
+                &registry,
+                open_input(&input)?,
+                std::io::stdout().lock(),
+                std::io::stderr().lock(),
+            )?;
+            Ok(finish(summary.rejected, summary.rows, "used"))
         }
         Command::Gas { input, rho } => {
-            let stdout = std::io::stdout().lock();
-            let stderr = std::io::stderr().lock();
-            let summary = if input == "-" {
-                bordin::gas::gas_stream(std::io::stdin().lock(), stdout, stderr, rho)
-            } else {
-                let file =
-                    std::fs::File::open(&input).with_context(|| format!("cannot open {input}"))?;
-                bordin::gas::gas_stream(file, stdout, stderr, rho)
-            }?;
-            if summary.rejected > 0 {
-                eprintln!(
-                    "{} of {} rows rejected (see the lines above); the other rows were used",
-                    summary.rejected, summary.rows
-                );
-                return Ok(ExitCode::from(2));
-            }
-            Ok(ExitCode::SUCCESS)
+            let summary = bordin::gas::gas_stream(
+                open_input(&input)?,
+                std::io::stdout().lock(),
+                std::io::stderr().lock(),
+                rho,
+            )?;
+            Ok(finish(summary.rejected, summary.rows, "used"))
         }
         Command::Instruments { command } => instruments(command),
         Command::Clinic { command } => runtime()?
             .block_on(clinic(command))
             .map(|()| ExitCode::SUCCESS),
     }
+}
+
+/// The batch commands' input: a file, or standard input for `-`.
+fn open_input(input: &str) -> Result<Box<dyn Read>> {
+    if input == "-" {
+        return Ok(Box::new(std::io::stdin().lock()));
+    }
+    let file = std::fs::File::open(input).with_context(|| format!("cannot open {input}"))?;
+    Ok(Box::new(file))
+}
+
+/// Exit code of a batch command: 2 when rows were rejected (each was reported on stderr).
+fn finish(rejected: u64, rows: u64, done: &str) -> std::process::ExitCode {
+    if rejected > 0 {
+        eprintln!(
+            "{rejected} of {rows} rows rejected (see the lines above); the other rows were {done}"
+        );
+        return std::process::ExitCode::from(2);
+    }
+    std::process::ExitCode::SUCCESS
 }
 
 fn find<'a>(registry: &'a Registry, id: &str) -> Result<&'a Instrument> {
