@@ -31,7 +31,7 @@ use crate::state::AppState;
 #[openapi(
     info(title = "Bordin API", description = "Measure, monitor and repair the working alliance. All times are milliseconds since the Unix epoch (UTC); dates are YYYY-MM-DD."),
     components(schemas(ErrorBody, ItemProblem)),
-    tags((name = "instruments"), (name = "session"), (name = "cases"), (name = "alerts"), (name = "links"))
+    tags((name = "instruments"), (name = "session"), (name = "cases"), (name = "alerts"), (name = "links"), (name = "goals"))
 )]
 struct ApiDoc;
 
@@ -53,6 +53,13 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(get_response))
         .routes(routes!(correct_response))
         .routes(routes!(get_link_form, submit_link))
+        .routes(routes!(list_goals, create_goal))
+        .routes(routes!(update_goal))
+        .routes(routes!(rate_goal))
+        .routes(routes!(create_task))
+        .routes(routes!(report_task))
+        .routes(routes!(put_formulation))
+        .routes(routes!(agreements_log))
         .split_for_parts()
 }
 
@@ -999,4 +1006,282 @@ async fn submit_link(
 ) -> Result<Response, ApiError> {
     let pairs: Vec<(String, String)> = input.answers.into_iter().collect();
     outcome(actions::submit_link(&state, &clinic, &secret, &pairs).await?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Goals, tasks, formulation, agreements log
+
+fn goal_problems(e: &bordin_core::goals::FieldErrors) -> Response {
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Json(ErrorBody {
+            error: "invalid".into(),
+            message: e.to_string(),
+            items: e
+                .0
+                .iter()
+                .map(|p| ItemProblem {
+                    item: p.field.to_owned(),
+                    message: p.message.clone(),
+                })
+                .collect(),
+        }),
+    )
+        .into_response()
+}
+
+fn to_json<T: Serialize>(v: &T) -> Result<serde_json::Value, ApiError> {
+    serde_json::to_value(v).map_err(|e| AppError::Internal(e.to_string()).into())
+}
+
+/// 409 with the current object: nothing was written.
+fn conflict_with<T: Serialize>(what: &str, current: &T) -> Result<Response, ApiError> {
+    Ok((
+        StatusCode::CONFLICT,
+        Json(serde_json::json!({
+            "error": "conflict",
+            "message": format!("the {what} was changed by someone else since the version you edited; nothing was written"),
+            "current": to_json(current)?,
+        })),
+    )
+        .into_response())
+}
+
+/// A case's goals with every rating, its tasks with every report, the current formulation, goal
+/// consensus and the GAS T-score.
+#[utoipa::path(get, path = "/api/v1/cases/{case_id}/goals", tag = "goals",
+    params(("case_id" = String, Path)),
+    responses((status = 200, description = "goals, ratings, tasks, reports, formulation, consensus, gas_t_score", body = Object), (status = 404, body = ErrorBody)))]
+async fn list_goals(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(case_id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let access = policy::case(&state, &user, &case_id).await?;
+    let scope = crate::goals::Scope::clinician(&access, &user);
+    Ok(Json(to_json(&crate::goals::view(&state, &scope).await?)?))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewGoalInput {
+    #[serde(flatten)]
+    goal: crate::goals::GoalInput,
+    /// Agreed in session (active); otherwise proposed.
+    #[serde(default)]
+    active: bool,
+}
+
+/// Adds a goal to a case.
+#[utoipa::path(post, path = "/api/v1/cases/{case_id}/goals", tag = "goals",
+    params(("case_id" = String, Path)), request_body = NewGoalInput,
+    responses((status = 201, description = "The goal", body = Object), (status = 422, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn create_goal(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(case_id): Path<String>,
+    Json(input): Json<NewGoalInput>,
+) -> Result<Response, ApiError> {
+    let access = policy::case(&state, &user, &case_id).await?;
+    let scope = crate::goals::Scope::clinician(&access, &user);
+    Ok(
+        match crate::goals::add_goal(&state, &scope, &input.goal, input.active).await? {
+            crate::goals::Written::Done(g) => {
+                (StatusCode::CREATED, Json(to_json(&g)?)).into_response()
+            }
+            crate::goals::Written::Invalid(e) => goal_problems(&e),
+        },
+    )
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct GoalChangeInput {
+    /// The version the change was made from.
+    version: i64,
+    #[serde(flatten)]
+    goal: crate::goals::GoalInput,
+    /// When given, only the status changes (`proposed`, `active`, `reached`, `dropped`) and the
+    /// goal's content fields are ignored.
+    #[serde(default)]
+    status: Option<String>,
+    /// Changed by agreement (logged as `renegotiated`).
+    #[serde(default)]
+    renegotiated: bool,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// Changes a goal made from `version`. A stale version gets 409 with the current goal, and
+/// nothing is written.
+#[utoipa::path(put, path = "/api/v1/goals/{goal_id}", tag = "goals",
+    params(("goal_id" = String, Path)), request_body = GoalChangeInput,
+    responses((status = 200, description = "`{version}`", body = Object), (status = 409, description = "`{error, message, current}`", body = Object), (status = 422, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn update_goal(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(goal_id): Path<String>,
+    Json(input): Json<GoalChangeInput>,
+) -> Result<Response, ApiError> {
+    use crate::goals::Edited;
+    let (access, _) = crate::goals::goal_access(&state, &user, &goal_id).await?;
+    let scope = crate::goals::Scope::clinician(&access, &user);
+    let outcome = match &input.status {
+        Some(s) => {
+            let status = bordin_core::goals::GoalStatus::parse(s.trim()).ok_or_else(|| {
+                AppError::BadRequest("status is proposed, active, reached or dropped".into())
+            })?;
+            crate::goals::set_goal_status(
+                &state,
+                &scope,
+                &goal_id,
+                input.version,
+                status,
+                input.reason.as_deref(),
+            )
+            .await?
+        }
+        None => {
+            crate::goals::edit_goal(
+                &state,
+                &scope,
+                &goal_id,
+                input.version,
+                &input.goal,
+                input.renegotiated,
+                input.reason.as_deref(),
+            )
+            .await?
+        }
+    };
+    match outcome {
+        Edited::Updated { version } => {
+            Ok(Json(serde_json::json!({ "version": version })).into_response())
+        }
+        Edited::Conflict { current } => conflict_with("goal", &*current),
+        Edited::Invalid(e) => Ok(goal_problems(&e)),
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RatingInput {
+    /// `agreement` (0–10) or `gas` (−2..2) for a clinician.
+    kind: String,
+    value: i64,
+    #[serde(default)]
+    session_id: Option<String>,
+}
+
+/// Rates a goal as the clinician.
+#[utoipa::path(post, path = "/api/v1/goals/{goal_id}/ratings", tag = "goals",
+    params(("goal_id" = String, Path)), request_body = RatingInput,
+    responses((status = 201, description = "The rating", body = Object), (status = 422, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn rate_goal(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(goal_id): Path<String>,
+    Json(input): Json<RatingInput>,
+) -> Result<Response, ApiError> {
+    let (access, _) = crate::goals::goal_access(&state, &user, &goal_id).await?;
+    let scope = crate::goals::Scope::clinician(&access, &user);
+    let kind = bordin_core::goals::RatingKind::parse(input.kind.trim()).ok_or_else(|| {
+        AppError::BadRequest("kind is agreement, progress, gas or satisfaction".into())
+    })?;
+    Ok(
+        match crate::goals::rate_goal(
+            &state,
+            &scope,
+            &goal_id,
+            kind,
+            input.value,
+            input.session_id.as_deref(),
+        )
+        .await?
+        {
+            crate::goals::Written::Done(r) => {
+                (StatusCode::CREATED, Json(to_json(&r)?)).into_response()
+            }
+            crate::goals::Written::Invalid(e) => goal_problems(&e),
+        },
+    )
+}
+
+/// Adds a task under a goal (its rationale is required).
+#[utoipa::path(post, path = "/api/v1/goals/{goal_id}/tasks", tag = "goals",
+    params(("goal_id" = String, Path)), request_body = crate::goals::TaskInput,
+    responses((status = 201, description = "The task", body = Object), (status = 422, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn create_task(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(goal_id): Path<String>,
+    Json(input): Json<crate::goals::TaskInput>,
+) -> Result<Response, ApiError> {
+    let (access, _) = crate::goals::goal_access(&state, &user, &goal_id).await?;
+    let scope = crate::goals::Scope::clinician(&access, &user);
+    Ok(
+        match crate::goals::add_task(&state, &scope, &goal_id, &input).await? {
+            crate::goals::Written::Done(t) => {
+                (StatusCode::CREATED, Json(to_json(&t)?)).into_response()
+            }
+            crate::goals::Written::Invalid(e) => goal_problems(&e),
+        },
+    )
+}
+
+/// Records a report on a task (completed or skipped; helpful and relevant 0–10).
+#[utoipa::path(post, path = "/api/v1/tasks/{task_id}/reports", tag = "goals",
+    params(("task_id" = String, Path)), request_body = crate::goals::ReportInput,
+    responses((status = 201, description = "The report", body = Object), (status = 422, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn report_task(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(task_id): Path<String>,
+    Json(input): Json<crate::goals::ReportInput>,
+) -> Result<Response, ApiError> {
+    let (access, _) = crate::goals::task_access(&state, &user, &task_id).await?;
+    let scope = crate::goals::Scope::clinician(&access, &user);
+    Ok(
+        match crate::goals::report_task(&state, &scope, &task_id, &input).await? {
+            crate::goals::Written::Done(r) => {
+                (StatusCode::CREATED, Json(to_json(&r)?)).into_response()
+            }
+            crate::goals::Written::Invalid(e) => goal_problems(&e),
+        },
+    )
+}
+
+/// Saves a new version of the case formulation, made from `version` (0 for the first). A stale
+/// version gets 409 with the current formulation.
+#[utoipa::path(put, path = "/api/v1/cases/{case_id}/formulation", tag = "goals",
+    params(("case_id" = String, Path)), request_body = crate::goals::FormulationInput,
+    responses((status = 200, description = "`{version}`", body = Object), (status = 409, description = "`{error, message, current}`", body = Object), (status = 422, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn put_formulation(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(case_id): Path<String>,
+    Json(input): Json<crate::goals::FormulationInput>,
+) -> Result<Response, ApiError> {
+    use crate::goals::FormulationSaved;
+    let access = policy::case(&state, &user, &case_id).await?;
+    let scope = crate::goals::Scope::clinician(&access, &user);
+    match crate::goals::save_formulation(&state, &scope, &input).await? {
+        FormulationSaved::Saved { version } => {
+            Ok(Json(serde_json::json!({ "version": version })).into_response())
+        }
+        FormulationSaved::Conflict { current } => conflict_with("formulation", &*current),
+        FormulationSaved::Invalid(e) => Ok(goal_problems(&e)),
+    }
+}
+
+/// The agreements log of a case: every change to goals, tasks, formulation and consent, with
+/// who, when, why and a snapshot, in order.
+#[utoipa::path(get, path = "/api/v1/cases/{case_id}/agreements", tag = "goals",
+    params(("case_id" = String, Path)),
+    responses((status = 200, description = "Log entries", body = Object), (status = 404, body = ErrorBody)))]
+async fn agreements_log(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(case_id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let access = policy::case(&state, &user, &case_id).await?;
+    let scope = crate::goals::Scope::clinician(&access, &user);
+    Ok(Json(to_json(&crate::goals::log(&state, &scope).await?)?))
 }

@@ -13,6 +13,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod goals;
 pub mod monitor;
 pub mod pages;
 pub mod policy;
@@ -50,6 +51,13 @@ pub fn app(state: AppState) -> Router {
         .route("/cases/{case_id}/enter", get(pages::case::enter_form).post(pages::case::enter_submit))
         .route("/cases/{case_id}/clients", axum::routing::post(pages::case::add_client))
         .route("/cases/{case_id}/clinicians", axum::routing::post(pages::case::share))
+        .route("/cases/{case_id}/goals", get(pages::goals::show).post(pages::goals::add_goal))
+        .route("/cases/{case_id}/goals/link", axum::routing::post(pages::goals::create_link))
+        .route("/cases/{case_id}/goals/{goal_id}/edit", axum::routing::post(pages::goals::edit_goal))
+        .route("/cases/{case_id}/goals/{goal_id}/rate", axum::routing::post(pages::goals::rate))
+        .route("/cases/{case_id}/goals/{goal_id}/status", axum::routing::post(pages::goals::set_status))
+        .route("/cases/{case_id}/goals/{goal_id}/tasks", axum::routing::post(pages::goals::add_task))
+        .route("/cases/{case_id}/formulation", axum::routing::post(pages::goals::save_formulation))
         .route("/alerts/{alert_id}", get(pages::monitoring::show_alert))
         .route("/alerts/{alert_id}/acknowledge", axum::routing::post(pages::monitoring::acknowledge))
         .route("/alerts/{alert_id}/resolve", axum::routing::post(pages::monitoring::resolve))
@@ -58,6 +66,11 @@ pub fn app(state: AppState) -> Router {
         .route("/responses/{response_id}", get(pages::response::show))
         .route("/responses/{response_id}/correct", axum::routing::post(pages::response::correct))
         .route("/f/{clinic_id}/{secret}", get(pages::link::show).post(pages::link::submit))
+        .route("/g/{clinic_id}/{secret}", get(pages::client_goals::show))
+        .route("/g/{clinic_id}/{secret}/goals", axum::routing::post(pages::client_goals::propose))
+        .route("/g/{clinic_id}/{secret}/goals/{goal_id}", axum::routing::post(pages::client_goals::edit))
+        .route("/g/{clinic_id}/{secret}/goals/{goal_id}/rate", axum::routing::post(pages::client_goals::rate))
+        .route("/g/{clinic_id}/{secret}/tasks/{task_id}/report", axum::routing::post(pages::client_goals::report))
         .merge(api_routes)
         .route("/api/openapi.json", get(move || async move { Json((*openapi_json).clone()) }))
         .fallback(|| async { error::AppError::NotFound })

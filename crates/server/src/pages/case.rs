@@ -174,6 +174,10 @@ fn case_page(
             div.notice.urgent role="alert" { strong { "Risk item: " } (flag.message) }
         }
         (super::monitoring::alerts_section(user, &view.alerts))
+        section.card id="goals" {
+            h2 { a href={ "/cases/" (view.case.case_id) "/goals" } { "Goals and tasks" } }
+            p.small.muted { "Goals, tasks, agreement ratings, the formulation and the agreements log." }
+        }
         h2 { "Progress" }
         (super::monitoring::charts(view))
         h2 { "Scores" }

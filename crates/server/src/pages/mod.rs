@@ -4,6 +4,8 @@
 pub mod case;
 pub mod caseload;
 pub mod charts;
+pub mod client_goals;
+pub mod goals;
 pub mod instruments;
 pub mod layout;
 pub mod link;

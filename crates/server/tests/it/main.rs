@@ -16,6 +16,7 @@ mod support;
 mod access;
 mod basics;
 mod browser;
+mod goals;
 mod links;
 mod login;
 mod monitoring;
