@@ -896,3 +896,163 @@ mod tests {
         assert_eq!(TaskStatus::parse("finished"), None);
     }
 }
+
+/// One goal as the renegotiation check sees it: the latest agreement ratings (0–10).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GoalAgreementState {
+    pub goal_id: String,
+    pub words: String,
+    pub client: Option<f64>,
+    pub clinician: Option<f64>,
+}
+
+/// One task's reports, oldest first: (skipped, helpful 0–10).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskReportsState {
+    pub task_id: String,
+    pub title: String,
+    pub reports: Vec<(bool, Option<f64>)>,
+}
+
+/// Thresholds for suggesting renegotiation (Bordin defaults, configurable).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RenegotiationRule {
+    /// Client and clinician agreement on a goal differ by at least this (0–10 scale).
+    pub divergence: f64,
+    /// A task rated this helpful or less.
+    pub unhelpful_at: f64,
+    /// This many most recent reports in a row were "skipped".
+    pub skipped_in_a_row: usize,
+}
+
+impl Default for RenegotiationRule {
+    fn default() -> Self {
+        // Bordin defaults: a 3-point gap is a clear disagreement on a 0–10 scale; helpfulness of
+        // 3 or less is "hardly helpful"; two skips in a row is a pattern, not an accident.
+        Self {
+            divergence: 3.0,
+            unhelpful_at: 3.0,
+            skipped_in_a_row: 2,
+        }
+    }
+}
+
+/// A reason to renegotiate a goal or a task with the client.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Renegotiation {
+    /// `goal:{id}` or `task:{id}`.
+    pub object: String,
+    pub message: String,
+    /// Stable identity, so the same finding is alerted once.
+    pub event_key: String,
+}
+
+/// Goals whose agreement diverges and tasks that are unhelpful or repeatedly skipped.
+///
+/// Agreement on goals and on tasks is two of the alliance's three parts (Bordin 1979); when
+/// client and clinician disagree about a goal, or a task does not help, the research on rupture
+/// repair suggests renegotiating it openly (Safran & Muran 2000; Eubanks et al. 2018).
+pub fn renegotiations(
+    goals: &[GoalAgreementState],
+    tasks: &[TaskReportsState],
+    rule: &RenegotiationRule,
+) -> Vec<Renegotiation> {
+    let mut out = Vec::new();
+    for g in goals {
+        if let (Some(c), Some(t)) = (g.client, g.clinician) {
+            if (c - t).abs() >= rule.divergence {
+                out.push(Renegotiation {
+                    object: format!("goal:{}", g.goal_id),
+                    message: format!(
+                        "Goal \"{}\": the client rates agreement {c:.0} and the clinician {t:.0} (a gap of {:.0}); talk about what the goal means to each of you.",
+                        g.words,
+                        (c - t).abs()
+                    ),
+                    event_key: format!("renegotiate:goal:{}:{c:.0}-{t:.0}", g.goal_id),
+                });
+            }
+        }
+    }
+    for t in tasks {
+        let n = t.reports.len();
+        if let Some(&(false, Some(h))) = t.reports.last() {
+            if h <= rule.unhelpful_at {
+                out.push(Renegotiation {
+                    object: format!("task:{}", t.task_id),
+                    message: format!("Task \"{}\" was rated {h:.0}/10 helpful; renegotiate it or its rationale with the client.", t.title),
+                    event_key: format!("renegotiate:task:{}:unhelpful:{n}", t.task_id),
+                });
+            }
+        }
+        let k = rule.skipped_in_a_row;
+        if k > 0 && n >= k && t.reports[n - k..].iter().all(|(skipped, _)| *skipped) {
+            out.push(Renegotiation {
+                object: format!("task:{}", t.task_id),
+                message: format!("Task \"{}\" was skipped {k} times in a row; ask what gets in the way and agree a task that fits.", t.title),
+                event_key: format!("renegotiate:task:{}:skipped:{n}", t.task_id),
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod renegotiation_tests {
+    use super::*;
+
+    #[test]
+    fn divergent_goals_and_unhelpful_or_skipped_tasks_are_found() {
+        let goals = vec![
+            GoalAgreementState {
+                goal_id: "g1".into(),
+                words: "sleep better".into(),
+                client: Some(9.0),
+                clinician: Some(5.0),
+            },
+            GoalAgreementState {
+                goal_id: "g2".into(),
+                words: "return to work".into(),
+                client: Some(7.0),
+                clinician: Some(8.0),
+            },
+            GoalAgreementState {
+                goal_id: "g3".into(),
+                words: "only one side".into(),
+                client: Some(2.0),
+                clinician: None,
+            },
+        ];
+        let tasks = vec![
+            TaskReportsState {
+                task_id: "t1".into(),
+                title: "sleep diary".into(),
+                reports: vec![(false, Some(8.0)), (false, Some(2.0))],
+            },
+            TaskReportsState {
+                task_id: "t2".into(),
+                title: "walk".into(),
+                reports: vec![(false, Some(6.0)), (true, None), (true, None)],
+            },
+            TaskReportsState {
+                task_id: "t3".into(),
+                title: "call a friend".into(),
+                reports: vec![(true, None), (false, Some(7.0))],
+            },
+        ];
+        let r = renegotiations(&goals, &tasks, &RenegotiationRule::default());
+        let objects: Vec<&str> = r.iter().map(|x| x.object.as_str()).collect();
+        assert_eq!(objects, ["goal:g1", "task:t1", "task:t2"]);
+        assert_eq!(r[0].event_key, "renegotiate:goal:g1:9-5");
+        // exactly at the threshold counts: |8 − 5| = 3
+        let at = vec![GoalAgreementState {
+            goal_id: "g".into(),
+            words: "w".into(),
+            client: Some(8.0),
+            clinician: Some(5.0),
+        }];
+        assert_eq!(
+            renegotiations(&at, &[], &RenegotiationRule::default()).len(),
+            1
+        );
+    }
+}

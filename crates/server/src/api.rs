@@ -60,6 +60,7 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(report_task))
         .routes(routes!(put_formulation))
         .routes(routes!(agreements_log))
+        .routes(routes!(list_consents, record_consent))
         .split_for_parts()
 }
 
@@ -1284,4 +1285,51 @@ async fn agreements_log(
     let access = policy::case(&state, &user, &case_id).await?;
     let scope = crate::goals::Scope::clinician(&access, &user);
     Ok(Json(to_json(&crate::goals::log(&state, &scope).await?)?))
+}
+
+/// The consent records of a case (what each client agreed to, and withdrawals), oldest first.
+#[utoipa::path(get, path = "/api/v1/cases/{case_id}/consents", tag = "goals",
+    params(("case_id" = String, Path)),
+    responses((status = 200, description = "Consent records", body = Object), (status = 404, body = ErrorBody)))]
+async fn list_consents(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(case_id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let access = policy::case(&state, &user, &case_id).await?;
+    Ok(Json(to_json(
+        &state
+            .store
+            .consents(access.clinic_id(), access.case_id())
+            .await?,
+    )?))
+}
+
+/// Records a client's consent decision (given or withdrawn); it joins the agreements log.
+#[utoipa::path(post, path = "/api/v1/cases/{case_id}/consents", tag = "goals",
+    params(("case_id" = String, Path)), request_body = crate::goals::ConsentInput,
+    responses((status = 201, description = "The consent record", body = Object), (status = 422, body = ErrorBody), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn record_consent(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(case_id): Path<String>,
+    Json(input): Json<crate::goals::ConsentInput>,
+) -> Result<Response, ApiError> {
+    let access = policy::case(&state, &user, &case_id).await?;
+    let scope = crate::goals::Scope::clinician(&access, &user);
+    Ok(
+        match crate::goals::record_consent(&state, &scope, &input).await? {
+            crate::goals::Written::Done(row) => {
+                (StatusCode::CREATED, Json(to_json(&row)?)).into_response()
+            }
+            crate::goals::Written::Invalid(e) => field_errors(
+                &e.0.iter()
+                    .map(|f| actions::FieldError {
+                        field: f.field,
+                        message: f.message.clone(),
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+        },
+    )
 }

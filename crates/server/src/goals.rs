@@ -496,18 +496,18 @@ pub async fn rate_goal(
         Err(e) => return Ok(Written::Invalid(e)),
     };
     let session_id = session_id.filter(|s| !s.is_empty());
-    Ok(Written::Done(
-        state
-            .store
-            .rate_goal(
-                scope.clinic_id(),
-                goal_id,
-                session_id,
-                rating,
-                &scope.change(None),
-            )
-            .await?,
-    ))
+    let row = state
+        .store
+        .rate_goal(
+            scope.clinic_id(),
+            goal_id,
+            session_id,
+            rating,
+            &scope.change(None),
+        )
+        .await?;
+    crate::monitor::agreements_changed(state, scope.clinic_id(), scope.case_id()).await;
+    Ok(Written::Done(row))
 }
 
 /// A task as typed in a form or sent as JSON.
@@ -597,18 +597,18 @@ pub async fn report_task(
         Err(e) => return Ok(Written::Invalid(e)),
     };
     let session_id = input.session_id.as_deref().filter(|s| !s.is_empty());
-    Ok(Written::Done(
-        state
-            .store
-            .report_task(
-                scope.clinic_id(),
-                task_id,
-                session_id,
-                &report,
-                &scope.change(None),
-            )
-            .await?,
-    ))
+    let row = state
+        .store
+        .report_task(
+            scope.clinic_id(),
+            task_id,
+            session_id,
+            &report,
+            &scope.change(None),
+        )
+        .await?;
+    crate::monitor::agreements_changed(state, scope.clinic_id(), scope.case_id()).await;
+    Ok(Written::Done(row))
 }
 
 /// A formulation as typed or sent as JSON.
@@ -674,4 +674,65 @@ pub async fn save_formulation(
             },
         },
     )
+}
+
+/// A consent decision as posted (form or JSON).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
+pub struct ConsentInput {
+    /// The client of the case the decision is theirs.
+    pub client_id: String,
+    /// `questionnaires`, `transcript_analysis`, `live_copilot` or `research_export`.
+    pub kind: String,
+    /// True to record consent given, false to record it withdrawn.
+    pub granted: bool,
+    /// How it was given or withdrawn (e.g. "signed form, session 1").
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// Records a client's consent decision in the agreements log (append-only; a withdrawal is a
+/// new record, the earlier one stays). Only clinicians record consent.
+pub async fn record_consent(
+    state: &AppState,
+    scope: &Scope,
+    input: &ConsentInput,
+) -> Result<Written<bordin_store::ConsentRow>, AppError> {
+    let mut errors = Vec::new();
+    let kind = bordin_core::goals::ConsentKind::parse(input.kind.trim());
+    if kind.is_none() {
+        errors.push(bordin_core::goals::FieldError {
+            field: "kind",
+            message: "choose questionnaires, transcript_analysis, live_copilot or research_export"
+                .into(),
+        });
+    }
+    if scope.role() != Rater::Clinician {
+        return Err(AppError::NotFound);
+    }
+    let Some(kind) = kind else {
+        return Ok(Written::Invalid(bordin_core::goals::FieldErrors(errors)));
+    };
+    let note = input
+        .note
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    let row = state
+        .store
+        .record_consent(
+            scope.clinic_id(),
+            scope.case_id(),
+            input.client_id.trim(),
+            kind,
+            input.granted,
+            &scope.change(note),
+        )
+        .await
+        .map_err(|e| match e {
+            bordin_store::StoreError::NotFound { .. } => {
+                AppError::BadRequest("that client is not part of this case".into())
+            }
+            other => other.into(),
+        })?;
+    Ok(Written::Done(row))
 }

@@ -51,6 +51,8 @@ pub fn app(state: AppState) -> Router {
         .route("/cases/{case_id}/enter", get(pages::case::enter_form).post(pages::case::enter_submit))
         .route("/cases/{case_id}/clients", axum::routing::post(pages::case::add_client))
         .route("/cases/{case_id}/clinicians", axum::routing::post(pages::case::share))
+        .route("/cases/{case_id}/agreement", get(pages::agreement::show))
+        .route("/cases/{case_id}/consent", axum::routing::post(pages::goals::consent))
         .route("/cases/{case_id}/goals", get(pages::goals::show).post(pages::goals::add_goal))
         .route("/cases/{case_id}/goals/link", axum::routing::post(pages::goals::create_link))
         .route("/cases/{case_id}/goals/{goal_id}/edit", axum::routing::post(pages::goals::edit_goal))

@@ -295,3 +295,95 @@ pub async fn catch_up(state: &AppState) -> Result<ClinicEvaluation, AppError> {
     }
     Ok(total)
 }
+
+/// After a goal rating or a task report: alerts suggesting renegotiation when client and
+/// clinician diverge on a goal, or a task is unhelpful or repeatedly skipped
+/// (`bordin_core::goals::renegotiations`). Logged, not failed: the rating is already stored.
+pub async fn agreements_changed(state: &AppState, clinic_id: &str, case_id: &str) {
+    if let Err(e) = raise_renegotiations(state, clinic_id, case_id).await {
+        tracing::error!(error = %e, case = %case_id, "renegotiation check failed; it runs again on the next rating");
+    }
+}
+
+async fn raise_renegotiations(
+    state: &AppState,
+    clinic_id: &str,
+    case_id: &str,
+) -> Result<usize, AppError> {
+    use bordin_core::goals::Rater;
+    use bordin_core::goals::{
+        renegotiations, GoalAgreementState, GoalStatus, RatingKind, RenegotiationRule, TaskOutcome,
+        TaskReportsState,
+    };
+    let goals = state.store.goals(clinic_id, case_id).await?;
+    let ratings = state.store.goal_ratings(clinic_id, case_id).await?;
+    let tasks = state.store.tasks(clinic_id, case_id).await?;
+    let reports = state.store.task_reports(clinic_id, case_id).await?;
+    let latest = |goal: &str, rater: Rater| {
+        ratings
+            .iter()
+            .filter(|r| r.goal_id == goal && r.rater == rater && r.kind == RatingKind::Agreement)
+            .max_by_key(|r| r.rated_at)
+            .map(|r| r.value as f64)
+    };
+    let goal_states: Vec<GoalAgreementState> = goals
+        .iter()
+        .filter(|g| matches!(g.status, GoalStatus::Proposed | GoalStatus::Active))
+        .map(|g| GoalAgreementState {
+            goal_id: g.goal_id.clone(),
+            words: g.words.clone(),
+            client: latest(&g.goal_id, Rater::Client),
+            clinician: latest(&g.goal_id, Rater::Clinician),
+        })
+        .collect();
+    let task_states: Vec<TaskReportsState> = tasks
+        .iter()
+        .map(|t| {
+            let mut rs: Vec<&bordin_store::TaskReportRow> =
+                reports.iter().filter(|r| r.task_id == t.task_id).collect();
+            rs.sort_by_key(|r| r.reported_at);
+            TaskReportsState {
+                task_id: t.task_id.clone(),
+                title: t.title.clone(),
+                reports: rs
+                    .iter()
+                    .map(|r| {
+                        (
+                            r.outcome == TaskOutcome::Skipped,
+                            r.helpful.map(|h| h as f64),
+                        )
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    let found = renegotiations(&goal_states, &task_states, &RenegotiationRule::default());
+    let session = state
+        .store
+        .case_series(clinic_id, case_id)
+        .await?
+        .sessions
+        .keys()
+        .next_back()
+        .copied()
+        .unwrap_or(0);
+    let alerts: Vec<NewAlert> = found
+        .into_iter()
+        .map(|r| NewAlert {
+            case_id: case_id.to_owned(),
+            kind: "renegotiate".into(),
+            measure: r.object,
+            session_number: session,
+            event_key: r.event_key,
+            urgency: "amber".into(),
+            message: r.message,
+            detail: "{}".into(),
+            info: false,
+        })
+        .collect();
+    Ok(state
+        .store
+        .raise_alerts(clinic_id, &alerts, now_ms())
+        .await?
+        .len())
+}

@@ -25,6 +25,8 @@ pub struct Marker {
 pub struct Chart {
     pub id: String,
     pub title: String,
+    /// The x axis name ("Session", or "Rating" for a series of ratings).
+    pub x_label: &'static str,
     pub y_label: String,
     pub y_range: (f64, f64),
     pub lines: Vec<Line>,
@@ -64,7 +66,7 @@ fn draw(c: &Chart) -> Result<String, String> {
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
-            .x_desc("Session")
+            .x_desc(c.x_label)
             .y_desc(c.y_label.as_str())
             .x_labels(max_session.min(20) as usize)
             .x_label_formatter(&|x| format!("{x:.0}"))
@@ -190,4 +192,38 @@ pub fn figure(c: &Chart) -> Markup {
             figcaption { strong { (c.title) } ". " (c.summary) }
         }
     }
+}
+
+/// A goal's progress ratings (0–10) in the order they were given: the client's progress chart.
+pub fn progress_chart(id: &str, goal_words: &str, ratings: &[i64]) -> Markup {
+    if ratings.len() < 2 {
+        return html! {};
+    }
+    let points: Vec<(i64, f64)> = ratings
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (i as i64 + 1, *v as f64))
+        .collect();
+    let first = ratings[0];
+    let last = ratings[ratings.len() - 1];
+    figure(&Chart {
+        id: id.to_owned(),
+        title: format!("Progress: {goal_words}"),
+        x_label: "Rating",
+        y_label: "progress (0–10)".into(),
+        y_range: (0.0, 10.0),
+        lines: vec![Line {
+            label: "progress".into(),
+            color: BLUE_,
+            points,
+            square: false,
+        }],
+        markers: vec![],
+        rules: vec![],
+        bands: vec![],
+        summary: format!(
+            "{} progress ratings, from {first} to {last} out of 10.",
+            ratings.len()
+        ),
+    })
 }

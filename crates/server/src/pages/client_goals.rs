@@ -115,6 +115,9 @@ fn client_page(
                     (zero_to_ten(&format!("{base}/goals/{gid}/rate"), "agreement", "How important is it to you to work on this?", "not at all", "very", v.latest(gid, Rater::Client, RatingKind::Agreement).map(|r| r.value)))
                 }
                 @if g.status == GoalStatus::Active {
+                    @let mut progress: Vec<&bordin_store::GoalRatingRow> = v.ratings.iter().filter(|r| &r.goal_id == gid && r.rater == Rater::Client && r.kind == RatingKind::Progress).collect();
+                    @let _ = progress.sort_by_key(|r| r.rated_at);
+                    (super::charts::progress_chart(&format!("progress-{gid}"), &g.words, &progress.iter().map(|r| r.value).collect::<Vec<_>>()))
                     (zero_to_ten(&format!("{base}/goals/{gid}/rate"), "progress", "How far along are you with it?", "not started", "fully there", v.latest(gid, Rater::Client, RatingKind::Progress).map(|r| r.value)))
                 }
                 @if g.status == GoalStatus::Reached {

@@ -139,6 +139,7 @@ pub fn goals_page(
     html! {
         p.small { a href={ "/cases/" (case.case_id) } { "← " (case.title) } }
         h1 { "Goals and tasks" }
+        p.small { a href={ "/cases/" (case.case_id) "/agreement" } { "Printable agreement summary" } }
         @if let Some(n) = notice { (n) }
         @if let Some(c) = conflict {
             div.notice.urgent role="alert" id="conflict" {
@@ -367,6 +368,34 @@ async fn render(
 ) -> Result<Response, AppError> {
     let v = actions::view(state, scope).await?;
     let log = actions::log(state, scope).await?;
+    let series = state
+        .store
+        .case_series(scope.clinic_id(), scope.case_id())
+        .await?;
+    let alerts: Vec<bordin_store::AlertRow> = state
+        .store
+        .alerts(
+            scope.clinic_id(),
+            Some(scope.case_id()),
+            &["open", "acknowledged"],
+        )
+        .await?
+        .into_iter()
+        .filter(|a| {
+            a.kind == "renegotiate"
+                || (a.kind == "rupture"
+                    && (a.measure.ends_with(".goal") || a.measure.ends_with(".task")))
+        })
+        .collect();
+    let consents = state
+        .store
+        .consents(scope.clinic_id(), scope.case_id())
+        .await?;
+    let notice = Some(html! {
+        (measured_agreement(&series, &alerts))
+        (consents_section(user, &v.case, &consents))
+        @if let Some(n) = notice { (n) }
+    });
     Ok((
         status,
         page(
@@ -376,6 +405,49 @@ async fn render(
         ),
     )
         .into_response())
+}
+
+/// The questionnaires' view of agreement beside the concrete goals: the client's latest WAI-SR
+/// goal and task subscales and Session Check goals and tasks items, and any open alert about
+/// agreement (renegotiation, a fall in goal or task agreement).
+fn measured_agreement(
+    series: &bordin_store::CaseSeries,
+    alerts: &[bordin_store::AlertRow],
+) -> Markup {
+    let latest = |measure: &str| -> Option<(i64, f64)> {
+        series
+            .subjects
+            .iter()
+            .filter(|(k, _)| k.as_str() != bordin_store::THERAPIST)
+            .filter_map(|(_, m)| m.get(measure).and_then(|p| p.last().copied()))
+            .max_by_key(|p| p.0)
+    };
+    let rows = [
+        ("WAI-SR goal (4–20)", "wai_sr.goal"),
+        ("WAI-SR task (4–20)", "wai_sr.task"),
+        (
+            "Session Check: we worked on what I wanted (0–10)",
+            "session_check.goal",
+        ),
+        (
+            "Session Check: the way we worked suits me (0–10)",
+            "session_check.task",
+        ),
+    ];
+    html! {
+        section.card id="measured-agreement" {
+            h2 { "Agreement as the client rated it" }
+            ul {
+                @for (label, m) in rows {
+                    li { (label) ": "
+                        @match latest(m) { Some((s, v)) => { strong { (format!("{v:.1}")) } " (session " (s) ")" } None => { span.muted { "not rated yet" } } } }
+                }
+            }
+            @for a in alerts {
+                p.notice.warn { (a.message) " " a href={ "/alerts/" (a.alert_id) } { "Open alert" } }
+            }
+        }
+    }
 }
 
 async fn scope_of(state: &AppState, user: &CurrentUser, case_id: &str) -> Result<Scope, AppError> {
@@ -788,4 +860,96 @@ pub async fn create_link(
         p { code id="client-goals-link" { (path) } }
     } };
     render(&state, &user, &scope, StatusCode::OK, Some(n), None, None).await
+}
+
+/// What each client agreed to (questionnaires, transcript analysis, live co-pilot, research
+/// export), as an append-only history, with a form to record a decision.
+fn consents_section(
+    user: &CurrentUser,
+    case: &bordin_store::CaseRow,
+    consents: &[bordin_store::ConsentRow],
+) -> Markup {
+    let code = |id: &str| {
+        case.clients
+            .iter()
+            .find(|c| c.client_id == id)
+            .map_or(id.to_owned(), |c| c.code.clone())
+    };
+    html! {
+        details.card id="consent" {
+            summary { "Consent (" (consents.len()) " records)" }
+            @if consents.is_empty() { p.muted { "No consent recorded yet." } }
+            ul {
+                @for c in consents {
+                    li { (crate::state::format_ms(c.at)) " · " (code(&c.client_id)) " · " (c.kind.as_str().replace('_', " ")) ": "
+                        strong { @if c.granted { "given" } @else { "withdrawn" } }
+                        @if let Some(n) = &c.note { " — " (n) } }
+                }
+            }
+            form method="post" action={ "/cases/" (case.case_id) "/consent" } {
+                input type="hidden" name="csrf" value=(user.csrf);
+                div.row {
+                    div { label.field for="consent-client" { "Client" }
+                        select id="consent-client" name="client_id" { @for c in &case.clients { option value=(c.client_id) { (c.code) } } } }
+                    div { label.field for="consent-kind" { "To" }
+                        select id="consent-kind" name="kind" {
+                            option value="questionnaires" { "questionnaires" }
+                            option value="transcript_analysis" { "transcript analysis" }
+                            option value="live_copilot" { "live co-pilot" }
+                            option value="research_export" { "research export" }
+                        } }
+                    div { label.field for="consent-granted" { "Decision" }
+                        select id="consent-granted" name="granted" { option value="true" { "given" } option value="false" { "withdrawn" } } }
+                }
+                label.field for="consent-note" { "How (e.g. signed form, session 1)" }
+                input id="consent-note" type="text" name="note";
+                p { button.secondary type="submit" { "Record consent decision" } }
+            }
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct ConsentForm {
+    #[serde(default)]
+    pub csrf: String,
+    #[serde(default)]
+    pub client_id: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub granted: String,
+    #[serde(default)]
+    pub note: String,
+}
+
+pub async fn consent(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(case_id): Path<String>,
+    axum::Form(f): axum::Form<ConsentForm>,
+) -> Result<Response, AppError> {
+    user.check_csrf(&f.csrf)?;
+    let scope = scope_of(&state, &user, &case_id).await?;
+    let input = actions::ConsentInput {
+        client_id: f.client_id,
+        kind: f.kind,
+        granted: f.granted == "true",
+        note: Some(f.note),
+    };
+    match actions::record_consent(&state, &scope, &input).await? {
+        actions::Written::Done(_) => Ok(back(&case_id)),
+        actions::Written::Invalid(e) => {
+            render(
+                &state,
+                &user,
+                &scope,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(problems(&e)),
+                None,
+                None,
+            )
+            .await
+        }
+    }
 }

@@ -131,6 +131,7 @@ fn subject_charts(view: &CaseView, subject: &str, label: &str) -> Markup {
             });
         }
         charts.push(Chart {
+            x_label: "Session",
             id: id("alliance"),
             title: format!("Working alliance{label}"),
             y_label: "WAI total (12–60)".into(),
@@ -159,6 +160,7 @@ fn subject_charts(view: &CaseView, subject: &str, label: &str) -> Markup {
             mk.extend(markers(&signals, &format!("wai_sr.{s}")));
         }
         charts.push(Chart {
+            x_label: "Session",
             id: id("subscales"),
             title: format!("Bond, goals and tasks (client){label}"),
             y_label: "WAI subscale (4–20)".into(),
@@ -195,6 +197,7 @@ fn subject_charts(view: &CaseView, subject: &str, label: &str) -> Markup {
     let sc = points(view, subject, "session_check.total");
     if !sc.is_empty() {
         charts.push(Chart {
+            x_label: "Session",
             id: id("session-check"),
             title: format!("Session Check{label}"),
             y_label: "Session Check total (0–40)".into(),
@@ -254,6 +257,7 @@ fn subject_charts(view: &CaseView, subject: &str, label: &str) -> Markup {
         let mut mk = markers(&signals, "phq9.total");
         mk.extend(markers(&signals, "gad7.total"));
         charts.push(Chart {
+            x_label: "Session",
             id: id("outcome"),
             title: format!("Outcome{label}"),
             y_label: "score (lower is better)".into(),

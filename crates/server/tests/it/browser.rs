@@ -773,3 +773,258 @@ async fn a_clinician_works_through_alerts_and_a_supervisor_reviews_them_in_chrom
             .starts_with("Cleo Clinician"));
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Goals and tasks on the client's phone
+
+/// The texts of the elements an XPath finds.
+async fn xtexts(c: &Client, xpath: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in c.find_all(Locator::XPath(xpath)).await.expect(xpath) {
+        out.push(e.text().await.expect("text").replace('\n', " "));
+    }
+    out
+}
+
+/// Waits until an element found by `xpath` contains `text`.
+async fn wait_text(c: &Client, xpath: &str, text: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if xtexts(c, xpath).await.iter().any(|t| t.contains(text)) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{xpath} never showed {text:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// No sideways scrolling on the phone.
+async fn assert_no_sideways_scroll(c: &Client) {
+    let widths = c
+        .execute(
+            "return [window.innerWidth, document.documentElement.scrollWidth]",
+            vec![],
+        )
+        .await
+        .expect("widths");
+    let (inner, scroll) = (widths[0].as_u64().unwrap(), widths[1].as_u64().unwrap());
+    assert!(inner <= u64::from(PHONE.0), "phone-sized (inner {inner})");
+    assert!(
+        scroll <= inner,
+        "no sideways scrolling on a phone: page {scroll}px wide in a {inner}px window"
+    );
+}
+
+/// Taps the 0–10 button `value` of the rating `kind` under the goal titled `goal`.
+async fn tap_rating(c: &Client, goal: &str, kind: &str, value: &str) {
+    let xpath = format!(
+        "//section[h2[normalize-space()='{goal}']]//form[input[@name='kind' and @value='{kind}']]//button[@name='value' and @value='{value}']"
+    );
+    wait_for(c, Locator::XPath(&xpath))
+        .await
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("tap {kind} {value} on {goal}: {e}"));
+    wait_text(
+        c,
+        &format!("//section[h2[normalize-space()='{goal}']]//form[input[@name='kind' and @value='{kind}']]"),
+        &format!("Your last answer: {value}."),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_shapes_goals_on_a_phone_and_the_clinician_sees_them_in_chromium() {
+    let app = spawn_app().await;
+    let s = app.login(&app.clinician).await;
+    let case_id = s.new_case("G-phone").await;
+    let (status, goal) = s
+        .post_json(
+            &format!("/api/v1/cases/{case_id}/goals"),
+            &json!({"words": "Sleep through the night", "why": "Tired at work", "priority": 1, "active": true}),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{goal}");
+    let sleep_id = goal["goal_id"].as_str().expect("goal id").to_owned();
+    let (status, task) = s
+        .post_json(
+            &format!("/api/v1/goals/{sleep_id}/tasks"),
+            &json!({"title": "Wind-down hour", "rationale": "A calmer evening helps sleep come", "owner": "client"}),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{task}");
+    // The client's link, made on the clinician's goals page.
+    let html = s
+        .get(&format!("/cases/{case_id}/goals"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let csrf = scrape_csrf(&html);
+    let html = s
+        .http
+        .post(s.url(&format!("/cases/{case_id}/goals/link")))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .expect("link")
+        .text()
+        .await
+        .unwrap();
+    let marker = r#"id="client-goals-link">"#;
+    let start = html.find(marker).expect("the link is shown") + marker.len();
+    let end = html[start..].find('<').unwrap() + start;
+    let link = app.url(&html[start..end]);
+
+    let login_url = app.url("/login");
+    let goals_url = app.url(&format!("/cases/{case_id}/goals"));
+    let agreement_url = app.url(&format!("/cases/{case_id}/agreement"));
+    let email = app.clinician.email.clone();
+    let ran = with_browser(move |c| async move {
+        // The client opens their link on a phone.
+        c.set_window_size(PHONE.0, PHONE.1)
+            .await
+            .expect("phone size");
+        c.goto(&link).await.expect("open link");
+        expect_heading(&c, "Your goals").await;
+        assert_no_sideways_scroll(&c).await;
+
+        // They propose a goal by typing.
+        let form = "//section[@id='propose']//form";
+        for (name, text) in [
+            ("words", "Walk to work again"),
+            ("why", "I miss the fresh air"),
+            ("how_we_know", "Three walks a week"),
+        ] {
+            c.find(Locator::XPath(&format!("{form}//textarea[@name='{name}']")))
+                .await
+                .unwrap_or_else(|e| panic!("no {name} box: {e}"))
+                .send_keys(text)
+                .await
+                .unwrap();
+        }
+        c.find(Locator::XPath(&format!("{form}//button[@type='submit']")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_for(
+            &c,
+            Locator::XPath("//section[h2[normalize-space()='Walk to work again']]"),
+        )
+        .await;
+
+        // One tap each: how important their new goal is, how far along they are with sleep.
+        tap_rating(&c, "Walk to work again", "agreement", "9").await;
+        tap_rating(&c, "Sleep through the night", "agreement", "8").await;
+        tap_rating(&c, "Sleep through the night", "progress", "4").await;
+
+        // They did the task: helpful and relevant by tapping, then "I did it".
+        tap(&c, "helpful", "8").await;
+        tap(&c, "relevant", "7").await;
+        c.find(Locator::Css("button[name=outcome][value=completed]"))
+            .await
+            .expect("I did it")
+            .click()
+            .await
+            .unwrap();
+        wait_for(&c, Locator::Css("div.notice.ok")).await;
+        wait_text(
+            &c,
+            "//div[h3[normalize-space()='Wind-down hour']]",
+            "Last time: done",
+        )
+        .await;
+
+        // Their goals and ratings are on the page.
+        let walk = xtexts(&c, "//section[h2[normalize-space()='Walk to work again']]").await;
+        assert!(walk[0].contains("I miss the fresh air"), "{walk:?}");
+        assert!(walk[0].contains("Your last answer: 9."), "{walk:?}");
+        let sleep = xtexts(
+            &c,
+            "//section[h2[normalize-space()='Sleep through the night']]",
+        )
+        .await;
+        assert!(sleep[0].contains("Your last answer: 8."), "{sleep:?}");
+        assert!(sleep[0].contains("Your last answer: 4."), "{sleep:?}");
+        assert_no_sideways_scroll(&c).await;
+        screenshot(&c, "client-goals-phone").await;
+
+        // The clinician logs in and sees all of it on the goals page.
+        c.set_window_size(DESKTOP.0, DESKTOP.1)
+            .await
+            .expect("desktop size");
+        log_in(&c, &login_url, &email).await;
+        c.goto(&goals_url).await.expect("goals page");
+        let walk = xtexts(
+            &c,
+            "//section[contains(@id, 'goal-')][contains(., 'Walk to work again')]",
+        )
+        .await;
+        assert_eq!(walk.len(), 1, "{walk:?}");
+        assert!(walk[0].contains("I miss the fresh air"), "{walk:?}");
+        let walk_cells = xtexts(
+            &c,
+            "//section[contains(@id, 'goal-')][contains(., 'Walk to work again')]//td",
+        )
+        .await;
+        assert_eq!(
+            walk_cells.first().map(String::as_str),
+            Some("9"),
+            "client's agreement: {walk_cells:?}"
+        );
+        let sleep_xpath = format!("//section[@id='goal-{sleep_id}']");
+        let sleep_cells = xtexts(&c, &format!("{sleep_xpath}//td")).await;
+        assert_eq!(
+            sleep_cells.first().map(String::as_str),
+            Some("8"),
+            "client's agreement: {sleep_cells:?}"
+        );
+        assert!(
+            sleep_cells.iter().any(|t| t == "4" || t.starts_with("4 (")),
+            "client's progress: {sleep_cells:?}"
+        );
+        let sleep = xtexts(&c, &sleep_xpath).await;
+        assert!(sleep[0].contains("helpful 8"), "{sleep:?}");
+        assert!(sleep[0].contains("relevant 7"), "{sleep:?}");
+        screenshot(&c, "clinician-goals").await;
+
+        // The one-page agreement summary, ready to print.
+        c.goto(&agreement_url).await.expect("agreement page");
+        expect_heading(&c, "Our agreement").await;
+        let text = c
+            .find(Locator::Css("article.agreement"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        for expected in [
+            "Walk to work again",
+            "Sleep through the night",
+            "A calmer evening helps sleep come",
+        ] {
+            assert!(text.contains(expected), "{expected:?} in {text}");
+        }
+        screenshot(&c, "agreement-summary").await;
+    })
+    .await;
+
+    // What was tapped is what was stored.
+    if ran {
+        let (_, body) = s.get_json(&format!("/api/v1/cases/{case_id}/goals")).await;
+        let goals = body["goals"].as_array().expect("goals");
+        let walk = goals
+            .iter()
+            .find(|g| g["words"] == "Walk to work again")
+            .expect("the client's goal is stored");
+        assert_eq!(walk["proposed_by"], "client");
+        assert_eq!(body["reports"].as_array().map(Vec::len), Some(1), "{body}");
+        assert_eq!(body["reports"][0]["helpful"], 8);
+        assert_eq!(body["reports"][0]["relevant"], 7);
+    }
+}

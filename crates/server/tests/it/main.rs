@@ -14,6 +14,8 @@
 mod support;
 
 mod access;
+mod agreement;
+mod agreement_signals;
 mod basics;
 mod browser;
 mod goals;
