@@ -777,11 +777,17 @@ async fn a_clinician_works_through_alerts_and_a_supervisor_reviews_them_in_chrom
 // ---------------------------------------------------------------------------------------------
 // Goals and tasks on the client's phone
 
-/// The texts of the elements an XPath finds.
+/// The texts of the elements an XPath finds. An element that goes stale while it is read (the
+/// page was replaced by the answer to a tap) is skipped: callers poll until the text appears.
 async fn xtexts(c: &Client, xpath: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for e in c.find_all(Locator::XPath(xpath)).await.expect(xpath) {
-        out.push(e.text().await.expect("text").replace('\n', " "));
+    let Ok(found) = c.find_all(Locator::XPath(xpath)).await else {
+        return out;
+    };
+    for e in found {
+        if let Ok(t) = e.text().await {
+            out.push(t.replace('\n', " "));
+        }
     }
     out
 }
