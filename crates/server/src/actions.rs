@@ -45,15 +45,18 @@ impl<T> Created<T> {
     }
 }
 
-fn valid_code(code: &str) -> bool {
-    (1..=32).contains(&code.chars().count())
+/// The problem with a client code, if any: 1–32 letters, digits, '-' or '_'.
+fn code_problem(code: &str) -> Option<FieldError> {
+    let ok = (1..=32).contains(&code.chars().count())
         && code
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-}
-
-fn valid_date(s: &str) -> bool {
-    time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).is_ok()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    (!ok).then(|| FieldError {
+        field: "code",
+        message:
+            "Use 1–32 letters, digits, '-' or '_' (a pseudonymous code, not the person's name)."
+                .into(),
+    })
 }
 
 /// Creates a client and a case for them, led by the current user.
@@ -63,15 +66,7 @@ pub async fn create_client_case(
     input: &NewClientCase,
 ) -> Result<Created<(ClientRow, String)>, AppError> {
     let code = input.code.trim();
-    let mut errors = Vec::new();
-    if !valid_code(code) {
-        errors.push(FieldError {
-            field: "code",
-            message:
-                "Use 1–32 letters, digits, '-' or '_' (a pseudonymous code, not the person's name)."
-                    .into(),
-        });
-    }
+    let mut errors: Vec<FieldError> = code_problem(code).into_iter().collect();
     let name = input
         .display_name
         .as_deref()
@@ -128,13 +123,8 @@ pub async fn add_client_to_case(
     display_name: Option<&str>,
 ) -> Result<Created<ClientRow>, AppError> {
     let code = code.trim();
-    if !valid_code(code) {
-        return Ok(Created::Invalid(vec![FieldError {
-            field: "code",
-            message:
-                "Use 1–32 letters, digits, '-' or '_' (a pseudonymous code, not the person's name)."
-                    .into(),
-        }]));
+    if let Some(problem) = code_problem(code) {
+        return Ok(Created::Invalid(vec![problem]));
     }
     let client = match state.store.client_by_code(access.clinic_id(), code).await? {
         Some(c) => c,
@@ -184,7 +174,7 @@ pub async fn add_session(
     modality: Modality,
     status: SessionStatus,
 ) -> Result<Created<SessionRow>, AppError> {
-    if !valid_date(held_on) {
+    if !bordin_core::goals::is_calendar_date(held_on) {
         return Ok(Created::Invalid(vec![FieldError {
             field: "held_on",
             message: "Enter the date as YYYY-MM-DD.".into(),

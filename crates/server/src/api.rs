@@ -1012,6 +1012,16 @@ async fn submit_link(
 // ---------------------------------------------------------------------------------------------
 // Goals, tasks, formulation, agreements log
 
+/// 201 with the written row, or 422 naming each field's problem.
+fn created<T: Serialize>(w: crate::goals::Written<T>) -> Result<Response, ApiError> {
+    Ok(match w {
+        crate::goals::Written::Done(row) => {
+            (StatusCode::CREATED, Json(to_json(&row)?)).into_response()
+        }
+        crate::goals::Written::Invalid(e) => goal_problems(&e),
+    })
+}
+
 fn goal_problems(e: &bordin_core::goals::FieldErrors) -> Response {
     (
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -1084,14 +1094,7 @@ async fn create_goal(
 ) -> Result<Response, ApiError> {
     let access = policy::case(&state, &user, &case_id).await?;
     let scope = crate::goals::Scope::clinician(&access, &user);
-    Ok(
-        match crate::goals::add_goal(&state, &scope, &input.goal, input.active).await? {
-            crate::goals::Written::Done(g) => {
-                (StatusCode::CREATED, Json(to_json(&g)?)).into_response()
-            }
-            crate::goals::Written::Invalid(e) => goal_problems(&e),
-        },
-    )
+    created(crate::goals::add_goal(&state, &scope, &input.goal, input.active).await?)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -1186,8 +1189,8 @@ async fn rate_goal(
     let kind = bordin_core::goals::RatingKind::parse(input.kind.trim()).ok_or_else(|| {
         AppError::BadRequest("kind is agreement, progress, gas or satisfaction".into())
     })?;
-    Ok(
-        match crate::goals::rate_goal(
+    created(
+        crate::goals::rate_goal(
             &state,
             &scope,
             &goal_id,
@@ -1195,13 +1198,7 @@ async fn rate_goal(
             input.value,
             input.session_id.as_deref(),
         )
-        .await?
-        {
-            crate::goals::Written::Done(r) => {
-                (StatusCode::CREATED, Json(to_json(&r)?)).into_response()
-            }
-            crate::goals::Written::Invalid(e) => goal_problems(&e),
-        },
+        .await?,
     )
 }
 
@@ -1217,14 +1214,7 @@ async fn create_task(
 ) -> Result<Response, ApiError> {
     let (access, _) = crate::goals::goal_access(&state, &user, &goal_id).await?;
     let scope = crate::goals::Scope::clinician(&access, &user);
-    Ok(
-        match crate::goals::add_task(&state, &scope, &goal_id, &input).await? {
-            crate::goals::Written::Done(t) => {
-                (StatusCode::CREATED, Json(to_json(&t)?)).into_response()
-            }
-            crate::goals::Written::Invalid(e) => goal_problems(&e),
-        },
-    )
+    created(crate::goals::add_task(&state, &scope, &goal_id, &input).await?)
 }
 
 /// Records a report on a task (completed or skipped; helpful and relevant 0–10).
@@ -1239,14 +1229,7 @@ async fn report_task(
 ) -> Result<Response, ApiError> {
     let (access, _) = crate::goals::task_access(&state, &user, &task_id).await?;
     let scope = crate::goals::Scope::clinician(&access, &user);
-    Ok(
-        match crate::goals::report_task(&state, &scope, &task_id, &input).await? {
-            crate::goals::Written::Done(r) => {
-                (StatusCode::CREATED, Json(to_json(&r)?)).into_response()
-            }
-            crate::goals::Written::Invalid(e) => goal_problems(&e),
-        },
-    )
+    created(crate::goals::report_task(&state, &scope, &task_id, &input).await?)
 }
 
 /// Saves a new version of the case formulation, made from `version` (0 for the first). A stale
@@ -1317,19 +1300,5 @@ async fn record_consent(
 ) -> Result<Response, ApiError> {
     let access = policy::case(&state, &user, &case_id).await?;
     let scope = crate::goals::Scope::clinician(&access, &user);
-    Ok(
-        match crate::goals::record_consent(&state, &scope, &input).await? {
-            crate::goals::Written::Done(row) => {
-                (StatusCode::CREATED, Json(to_json(&row)?)).into_response()
-            }
-            crate::goals::Written::Invalid(e) => field_errors(
-                &e.0.iter()
-                    .map(|f| actions::FieldError {
-                        field: f.field,
-                        message: f.message.clone(),
-                    })
-                    .collect::<Vec<_>>(),
-            ),
-        },
-    )
+    created(crate::goals::record_consent(&state, &scope, &input).await?)
 }

@@ -115,9 +115,7 @@ fn client_page(
                     (zero_to_ten(&format!("{base}/goals/{gid}/rate"), "agreement", "How important is it to you to work on this?", "not at all", "very", v.latest(gid, Rater::Client, RatingKind::Agreement).map(|r| r.value)))
                 }
                 @if g.status == GoalStatus::Active {
-                    @let mut progress: Vec<&bordin_store::GoalRatingRow> = v.ratings.iter().filter(|r| &r.goal_id == gid && r.rater == Rater::Client && r.kind == RatingKind::Progress).collect();
-                    @let _ = progress.sort_by_key(|r| r.rated_at);
-                    (super::charts::progress_chart(&format!("progress-{gid}"), &g.words, &progress.iter().map(|r| r.value).collect::<Vec<_>>()))
+                    (super::charts::progress_chart(&format!("progress-{gid}"), &g.words, &client_progress(v, gid)))
                     (zero_to_ten(&format!("{base}/goals/{gid}/rate"), "progress", "How far along are you with it?", "not started", "fully there", v.latest(gid, Rater::Client, RatingKind::Progress).map(|r| r.value)))
                 }
                 @if g.status == GoalStatus::Reached {
@@ -416,4 +414,17 @@ async fn scope_words(state: &AppState, scope: &Scope) -> &'static str {
         .await
         .map(|c| c.setting.words().helper)
         .unwrap_or("helper")
+}
+
+/// The client's progress ratings of a goal, oldest first.
+fn client_progress(v: &GoalsView, goal_id: &str) -> Vec<i64> {
+    let mut rows: Vec<&bordin_store::GoalRatingRow> = v
+        .ratings
+        .iter()
+        .filter(|r| {
+            r.goal_id == goal_id && r.rater == Rater::Client && r.kind == RatingKind::Progress
+        })
+        .collect();
+    rows.sort_by_key(|r| r.rated_at);
+    rows.iter().map(|r| r.value).collect()
 }
