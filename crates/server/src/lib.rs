@@ -13,6 +13,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod fhir;
 pub mod goals;
 pub mod monitor;
 pub mod pages;
@@ -74,6 +75,7 @@ pub fn app(state: AppState) -> Router {
         .route("/g/{clinic_id}/{secret}/goals/{goal_id}/rate", axum::routing::post(pages::client_goals::rate))
         .route("/g/{clinic_id}/{secret}/tasks/{task_id}/report", axum::routing::post(pages::client_goals::report))
         .merge(api_routes)
+        .merge(fhir::router())
         .route("/api/openapi.json", get(move || async move { Json((*openapi_json).clone()) }))
         .fallback(|| async { error::AppError::NotFound })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

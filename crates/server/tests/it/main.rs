@@ -18,6 +18,7 @@ mod agreement;
 mod agreement_signals;
 mod basics;
 mod browser;
+mod fhir;
 mod goals;
 mod links;
 mod login;
