@@ -298,6 +298,26 @@ fn bordin_fhir_import_takes_a_bundle_whole_or_not_at_all() {
             )
             .await
             .unwrap();
+        let case_id = store.all_case_ids(&clinic).await.unwrap().remove(0);
+        let change = bordin_store::Change {
+            actor: bordin_store::Actor {
+                id: &user.user_id,
+                role: bordin_core::goals::Rater::Clinician,
+            },
+            at: 2,
+            reason: None,
+        };
+        store
+            .record_consent(
+                &clinic,
+                &case_id,
+                &client.client_id,
+                ConsentKind::Questionnaires,
+                true,
+                &change,
+            )
+            .await
+            .unwrap();
         (url, store, clinic)
     });
     let codes = ["LA6568-5", "LA6569-3", "LA6570-1", "LA6571-9"];

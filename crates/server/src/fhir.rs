@@ -19,8 +19,6 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::Router;
 use bordin_core::care::ResponseSource;
 use bordin_core::Answers;
 use bordin_interop::fhir::observation::{observations, patient, patient_reference};
@@ -36,17 +34,33 @@ use crate::api::ApiUser;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, AppError};
 use crate::policy::{self, CaseAccess};
+use crate::routes::{Access, Routes};
 use crate::state::AppState;
 
-/// The `/fhir` routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/fhir/Questionnaire/{id}", get(get_questionnaire))
-        .route(
-            "/fhir/QuestionnaireResponse",
-            post(post_response).get(search_responses),
-        )
-        .route("/fhir/QuestionnaireResponse/{id}", get(get_response))
+/// The `/fhir` routes in the route table. The search and the POST are open to any user and
+/// decide per case through [`policy`] (the case is found from the Patient in the query or body);
+/// a response by id is a case read.
+pub fn routes(t: Routes) -> Routes {
+    t.get(
+        "/fhir/Questionnaire/{id}",
+        Access::AnyUser,
+        get_questionnaire,
+    )
+    .post(
+        "/fhir/QuestionnaireResponse",
+        Access::AnyUser,
+        post_response,
+    )
+    .get(
+        "/fhir/QuestionnaireResponse",
+        Access::AnyUser,
+        search_responses,
+    )
+    .get(
+        "/fhir/QuestionnaireResponse/{response_id}",
+        Access::CaseRead,
+        get_response,
+    )
 }
 
 /// A FHIR error: an HTTP status and the OperationOutcome that explains it.
@@ -82,10 +96,10 @@ impl From<AppError> for FhirError {
                 IssueCode::NotFound
             }
             AppError::Csrf => IssueCode::Security,
-            AppError::BadRequest(_) => IssueCode::Invalid,
-            AppError::Conflict(_) | AppError::Store(StoreError::Conflict(_)) => {
-                IssueCode::BusinessRule
-            }
+            AppError::BadRequest(_) | AppError::Unprocessable(_) => IssueCode::Invalid,
+            AppError::Conflict(_)
+            | AppError::ConsentRequired { .. }
+            | AppError::Store(StoreError::Conflict(_)) => IssueCode::BusinessRule,
             AppError::Store(_) | AppError::Internal(_) => IssueCode::Exception,
         };
         Self::new(status, code, "", e.public_message())
@@ -243,10 +257,11 @@ async fn accessible_cases(
     Ok(out)
 }
 
-/// Where a read response goes: its client and the case (checked by policy).
+/// Where a read response goes: its client and the case. Made only by [`resolve`], which checked
+/// access (policy) and the client's consent.
 pub struct Target {
-    pub access: CaseAccess,
-    pub client: ClientRow,
+    access: CaseAccess,
+    client: ClientRow,
 }
 
 /// Resolves the subject of a read response to a client and one of their cases.
@@ -275,6 +290,23 @@ pub async fn resolve(
         .into_iter()
         .next()
         .ok_or_else(not_found)?;
+    // A client's answers need their consent to questionnaires, as for answers entered in the
+    // app; a clinician's own rating (WAI-SRT) does not. Checked here, before anything of a
+    // bundle is stored.
+    if read.instrument.respondent != bordin_core::Respondent::Therapist {
+        crate::consent::require_client(
+            state,
+            &access,
+            &client.client_id,
+            bordin_core::goals::ConsentKind::Questionnaires,
+        )
+        .await
+        .map_err(|e| {
+            let mut f = FhirError::from(e);
+            f.outcome.issue[0].expression = vec![expr.clone()];
+            f
+        })?;
+    }
     Ok(Target { access, client })
 }
 

@@ -87,12 +87,14 @@ async fn a_phq9_questionnaire_response_is_scored_and_alerted_exactly_as_the_nati
 
     // The native form: a link answered on the client's phone.
     let native_case = s.new_case("NATIVE-1").await;
+    crate::consent::grant_all(&app, &app.clinic_a, &native_case).await;
     let link = s.send_link(&native_case, "phq9").await;
     let (status, _) = submit_link_form(&app.base, &link, &PHQ9_14_RISK).await;
     assert_eq!(status, StatusCode::OK);
 
     // The same answers as FHIR, for another client.
     let fhir_case = s.new_case("FHIR-1").await;
+    crate::consent::grant_all(&app, &app.clinic_a, &fhir_case).await;
     let (status, ct, qr) = post_fhir(
         &s,
         "/fhir/QuestionnaireResponse",
@@ -242,7 +244,8 @@ async fn questionnaires_are_valid_r4_and_licence_gated_wording_stays_home() {
 async fn bad_resources_get_an_operation_outcome_naming_the_element() {
     let app = spawn_app().await;
     let s = app.login(&app.clinician).await;
-    s.new_case("BAD-1").await;
+    let bad_case = s.new_case("BAD-1").await;
+    crate::consent::grant_all(&app, &app.clinic_a, &bad_case).await;
 
     let mut bad = phq9_response("BAD-1", &PHQ9_14_RISK);
     bad["item"][3]["answer"][0] = json!({"valueInteger": 2});
@@ -279,9 +282,32 @@ async fn bad_resources_get_an_operation_outcome_naming_the_element() {
         }
     }
     // Nothing was stored for any of them.
-    let (_, caseload) = s.get_json("/api/v1/cases").await;
-    let case_id = caseload[0]["case_id"].as_str().unwrap().to_owned();
-    assert!(s.scores(&case_id, "phq9", "total").await.is_empty());
+    assert!(s.scores(&bad_case, "phq9", "total").await.is_empty());
+
+    // Without the client's consent to questionnaires (here: withdrawn) nothing is stored either.
+    let nc = s.new_case("NOCONSENT-1").await;
+    let client = app.store.case(&app.clinic_a, &nc).await.unwrap().clients[0]
+        .client_id
+        .clone();
+    let (status, body) = s
+        .post_json(
+            &format!("/api/v1/cases/{nc}/consents"),
+            &json!({"client_id": client, "kind": "questionnaires", "granted": false}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, _, oo) = post_fhir(
+        &s,
+        "/fhir/QuestionnaireResponse",
+        &phq9_response("NOCONSENT-1", &PHQ9_14_RISK),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{oo}");
+    assert_eq!(oo["issue"][0]["code"], "business-rule");
+    assert!(oo["issue"][0]["diagnostics"]
+        .as_str()
+        .unwrap()
+        .contains("NOCONSENT-1"));
 
     // Another clinic's client is simply not found; no login is a 401 OperationOutcome.
     let b = app.login(&app.b_clinician).await;
