@@ -95,6 +95,86 @@ enum Command {
         #[command(subcommand)]
         command: ClinicCommand,
     },
+    /// FHIR R4: instruments as Questionnaires, QuestionnaireResponses imported (docs/fhir.md).
+    Fhir {
+        #[command(subcommand)]
+        command: FhirCommand,
+    },
+    /// Research export: long CSV and codebook of consenting clients (docs/research-export.md).
+    Export {
+        #[command(subcommand)]
+        command: ExportCommand,
+    },
+    /// Bring historical data into a clinic.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum FhirCommand {
+    /// Print an instrument as a FHIR R4 Questionnaire (JSON).
+    Questionnaire {
+        /// Instrument id (phq9, gad7, session_check; `session-check` also works).
+        id: String,
+        #[arg(long, env = "BORDIN_INSTRUMENTS")]
+        instruments: Option<PathBuf>,
+    },
+    /// Import a QuestionnaireResponse, or a Bundle of them, into a clinic: each is scored and
+    /// alerted as a native submission. A bad file imports nothing (exit status 2), with every
+    /// problem named by entry and element.
+    Import {
+        file: PathBuf,
+        #[arg(long, env = "BORDIN_DB", default_value = "sqlite://bordin.db")]
+        db: String,
+        /// Clinic id; may be left out when the database holds one clinic.
+        #[arg(long)]
+        clinic: Option<String>,
+        #[arg(long, env = "BORDIN_INSTRUMENTS")]
+        instruments: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExportCommand {
+    /// Long-format CSV (one row per item answer and per score) and a JSON codebook, for the
+    /// clients whose research-export consent is recorded and not withdrawn.
+    Research {
+        #[arg(long, env = "BORDIN_DB", default_value = "sqlite://bordin.db")]
+        db: String,
+        #[arg(long)]
+        clinic: Option<String>,
+        /// First date included (YYYY-MM-DD).
+        #[arg(long)]
+        from: Option<String>,
+        /// Last date included (YYYY-MM-DD).
+        #[arg(long)]
+        to: Option<String>,
+        /// Shift each client's dates by a fixed random number of days (±1..182).
+        #[arg(long)]
+        shift_dates: bool,
+        /// Folder for research.csv and codebook.json.
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, env = "BORDIN_INSTRUMENTS")]
+        instruments: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Historical scores in the research export's columns (one transaction: all or nothing;
+    /// problems are named by line and column, exit status 2).
+    Scores {
+        file: PathBuf,
+        #[arg(long, env = "BORDIN_DB", default_value = "sqlite://bordin.db")]
+        db: String,
+        #[arg(long)]
+        clinic: Option<String>,
+        #[arg(long, env = "BORDIN_INSTRUMENTS")]
+        instruments: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -116,6 +196,12 @@ struct ServeArgs {
     /// How long a client link stays valid, in hours.
     #[arg(long, env = "BORDIN_LINK_TTL_HOURS", default_value_t = 168)]
     link_ttl_hours: i64,
+    /// File of breached or common passwords that new passwords may not be (docs/security.md).
+    #[arg(long, env = "BORDIN_BREACHED_PASSWORDS")]
+    breached_passwords: Option<PathBuf>,
+    /// Take the client's address from X-Forwarded-For (only behind your own reverse proxy).
+    #[arg(long, env = "BORDIN_TRUST_FORWARDED_FOR")]
+    trust_forwarded_for: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -223,6 +309,11 @@ fn run(command: Command) -> Result<std::process::ExitCode> {
                 public_url: args.public_url.map(|u| u.trim_end_matches('/').to_owned()),
                 secure_cookies: args.secure_cookies,
                 link_ttl_hours: args.link_ttl_hours,
+                security: bordin_server::security::SecurityConfig {
+                    breached_passwords_file: args.breached_passwords,
+                    trust_forwarded_for: args.trust_forwarded_for,
+                    ..Default::default()
+                },
                 ..Config::default()
             };
             if config.link_ttl_hours < 1 {
@@ -283,7 +374,128 @@ fn run(command: Command) -> Result<std::process::ExitCode> {
         Command::Clinic { command } => runtime()?
             .block_on(clinic(command))
             .map(|()| ExitCode::SUCCESS),
+        Command::Fhir { command } => fhir(command),
+        Command::Export { command } => export(command),
+        Command::Import { command } => import(command),
     }
+}
+
+/// Reports an interop error on stderr; bad input exits 2, other failures 1.
+fn interop_failure(e: &bordin::interop::InteropError) -> std::process::ExitCode {
+    for line in e.to_string().lines() {
+        eprintln!("error: {line}");
+    }
+    std::process::ExitCode::from(e.exit_code())
+}
+
+fn fhir(command: FhirCommand) -> Result<std::process::ExitCode> {
+    use std::process::ExitCode;
+    match command {
+        FhirCommand::Questionnaire { id, instruments } => {
+            let registry = load_registry(instruments.as_deref())?;
+            match bordin::interop::questionnaire(&registry, &id) {
+                Ok(json) => {
+                    println!("{json}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => Ok(interop_failure(&e)),
+            }
+        }
+        FhirCommand::Import {
+            file,
+            db,
+            clinic,
+            instruments,
+        } => {
+            let registry = load_registry(instruments.as_deref())?;
+            let text =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            runtime()?.block_on(async move {
+                let store = Store::connect(&db).await.context("opening the database")?;
+                let clinic_id = pick_clinic(&store, clinic).await?;
+                let state = AppState::new(store, registry, Config::default());
+                Ok(
+                    match bordin::interop::fhir_import(&state, &clinic_id, &text).await {
+                        Ok(ids) => {
+                            for id in &ids {
+                                println!("{id}");
+                            }
+                            eprintln!("imported {} response(s) into clinic {clinic_id}", ids.len());
+                            ExitCode::SUCCESS
+                        }
+                        Err(e) => interop_failure(&e),
+                    },
+                )
+            })
+        }
+    }
+}
+
+fn export(command: ExportCommand) -> Result<std::process::ExitCode> {
+    let ExportCommand::Research {
+        db,
+        clinic,
+        from,
+        to,
+        shift_dates,
+        out,
+        instruments,
+    } = command;
+    let registry = load_registry(instruments.as_deref())?;
+    runtime()?.block_on(async move {
+        let store = Store::connect(&db).await.context("opening the database")?;
+        let clinic_id = pick_clinic(&store, clinic).await?;
+        let opts = bordin_interop::research::ExportOptions {
+            from,
+            to,
+            ..Default::default()
+        };
+        let seed = shift_dates.then(rand::random::<u64>);
+        Ok(
+            match bordin::interop::export_research(&store, &registry, &clinic_id, opts, seed, &out)
+                .await
+            {
+                Ok(s) => {
+                    eprintln!(
+                        "wrote {} rows from {} responses to {} (research.csv, codebook.json)",
+                        s.rows,
+                        s.responses,
+                        out.display()
+                    );
+                    std::process::ExitCode::SUCCESS
+                }
+                Err(e) => interop_failure(&e),
+            },
+        )
+    })
+}
+
+fn import(command: ImportCommand) -> Result<std::process::ExitCode> {
+    let ImportCommand::Scores {
+        file,
+        db,
+        clinic,
+        instruments,
+    } = command;
+    let registry = load_registry(instruments.as_deref())?;
+    let text = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+    runtime()?.block_on(async move {
+        let store = Store::connect(&db).await.context("opening the database")?;
+        let clinic_id = pick_clinic(&store, clinic).await?;
+        let now = bordin_server::state::now_ms();
+        Ok(
+            match bordin::interop::import_scores(&store, &registry, &clinic_id, &text, now).await {
+                Ok(s) => {
+                    eprintln!(
+                        "imported {} case(s), {} session(s), {} response(s); {} new client(s)",
+                        s.cases, s.sessions, s.responses, s.clients_created
+                    );
+                    std::process::ExitCode::SUCCESS
+                }
+                Err(e) => interop_failure(&e),
+            },
+        )
+    })
 }
 
 /// The batch commands' input: a file, or standard input for `-`.
@@ -325,7 +537,7 @@ async fn serve(config: Config, registry: Registry, banner: Option<String>) -> Re
     if let Some(b) = banner {
         println!("{}", b.replace("{url}", &format!("http://{addr}")));
     }
-    let state = AppState::new(store.clone(), registry, config);
+    let state = AppState::try_new(store.clone(), registry, config)?;
     match bordin_server::monitor::catch_up(&state).await {
         Ok(e) => tracing::info!(
             cases = e.cases,
@@ -516,19 +728,27 @@ async fn pick_clinic(store: &Store, clinic: Option<String>) -> Result<String> {
     }
 }
 
-fn read_password() -> Result<String> {
-    if let Ok(p) = std::env::var("BORDIN_PASSWORD") {
-        return Ok(p);
-    }
-    if std::io::stdin().is_terminal() {
-        eprint!("Password (input is shown; set BORDIN_PASSWORD to avoid this): ");
-    }
-    let mut s = String::new();
-    std::io::stdin().read_to_string(&mut s)?;
-    let p = s.lines().next().unwrap_or("").to_owned();
-    // NIST SP 800-63B: at least 8 characters, no composition rules.
-    if p.chars().count() < 8 {
-        bail!("the password must have at least 8 characters");
+/// Reads a new password and checks it against the password rules (NIST SP 800-63B: length,
+/// no composition rules, not on the breached list named by `BORDIN_BREACHED_PASSWORDS`).
+fn read_password(email: &str) -> Result<String> {
+    let p = match std::env::var("BORDIN_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => {
+            if std::io::stdin().is_terminal() {
+                eprint!("Password (input is shown; set BORDIN_PASSWORD to avoid this): ");
+            }
+            let mut s = String::new();
+            std::io::stdin().read_to_string(&mut s)?;
+            s.lines().next().unwrap_or("").to_owned()
+        }
+    };
+    let security = bordin_server::security::SecurityConfig {
+        breached_passwords_file: std::env::var_os("BORDIN_BREACHED_PASSWORDS").map(PathBuf::from),
+        ..Default::default()
+    };
+    let rules = bordin_server::security::PasswordRules::load(&security)?;
+    if let Err(problem) = rules.check(&p, email) {
+        bail!("password: {problem}");
     }
     Ok(p)
 }
@@ -544,7 +764,7 @@ async fn clinic(command: ClinicCommand) -> Result<()> {
             db,
         } => {
             let setting = Setting::parse(&setting).with_context(|| format!("setting '{setting}' is not one of therapy, counselling, coaching, rehabilitation"))?;
-            let password = read_password()?;
+            let password = read_password(&admin_email)?;
             let hash = bordin_server::auth::hash_password(&password)?;
             let store = Store::connect(&db).await?;
             let clinic = store.create_clinic(&name, setting, now).await?;
@@ -573,7 +793,7 @@ async fn clinic(command: ClinicCommand) -> Result<()> {
             let role = Role::parse(&role).with_context(|| {
                 format!("role '{role}' is not one of clinician, supervisor, admin")
             })?;
-            let password = read_password()?;
+            let password = read_password(&email)?;
             let hash = bordin_server::auth::hash_password(&password)?;
             let store = Store::connect(&db).await?;
             let clinic_id = pick_clinic(&store, clinic).await?;

@@ -21,6 +21,9 @@ pub struct NewClientCase {
     pub code: String,
     pub display_name: Option<String>,
     pub setting: Setting,
+    /// The uses the client agreed to when the case was opened (recorded by the clinician,
+    /// with the case, in the agreements log). Without `questionnaires`, no form can be sent.
+    pub consents: Vec<bordin_core::goals::ConsentKind>,
 }
 
 /// A field-level problem in a clinician's form, so the page can show it beside the field.
@@ -111,6 +114,26 @@ pub async fn create_client_case(
             now,
         )
         .await?;
+    for kind in &input.consents {
+        state
+            .store
+            .record_consent(
+                user.clinic_id(),
+                &case_id,
+                &client.client_id,
+                *kind,
+                true,
+                &bordin_store::Change {
+                    actor: bordin_store::Actor {
+                        role: bordin_core::goals::Rater::Clinician,
+                        id: &user.user.user_id,
+                    },
+                    at: now,
+                    reason: Some("recorded when the case was opened"),
+                },
+            )
+            .await?;
+    }
     Ok(Created::Ok((client, case_id)))
 }
 
@@ -202,6 +225,9 @@ pub enum SessionChoice {
     Existing(String),
     /// Record a new attended session dated today and attach the form to it.
     NewToday(Modality),
+    /// The case's session held on this date (`YYYY-MM-DD`), or a new attended one on it (answers
+    /// imported from another system say when, not which session).
+    OnDate(String),
 }
 
 /// A form sent as a link: the secret is only in `path`; the database keeps its hash.
@@ -247,6 +273,30 @@ async fn resolve_session(
                 )
                 .await?,
         ),
+        SessionChoice::OnDate(date) => {
+            let held = state
+                .store
+                .sessions(access.clinic_id(), access.case_id())
+                .await?
+                .into_iter()
+                .find(|s| &s.held_on == date);
+            match held {
+                Some(s) => Some(s),
+                None => Some(
+                    state
+                        .store
+                        .add_session(
+                            access.clinic_id(),
+                            access.case_id(),
+                            date,
+                            Modality::InPerson,
+                            SessionStatus::Attended,
+                            now_ms(),
+                        )
+                        .await?,
+                ),
+            }
+        }
     })
 }
 
@@ -291,6 +341,15 @@ pub async fn send_form(
         ),
         None => case.clients.first().map(|c| c.client_id.clone()),
     };
+    if let Some(id) = &client_id {
+        crate::consent::require_client(
+            state,
+            access,
+            id,
+            bordin_core::goals::ConsentKind::Questionnaires,
+        )
+        .await?;
+    }
     let session = resolve_session(state, access, session).await?;
     let secret = random_secret();
     let token_hash = bordin_store::hash_secret(&secret);
@@ -353,6 +412,20 @@ pub async fn open_link(
     }
     if adm.expires_at.is_some_and(|t| now_ms() >= t) {
         return Ok(LinkState::Invalid);
+    }
+    // A client who withdrew consent to questionnaires after the link was sent: the link closes.
+    if let Some(client) = &adm.client_id {
+        if !crate::consent::in_force(
+            state,
+            clinic_id,
+            &adm.case_id,
+            client,
+            bordin_core::goals::ConsentKind::Questionnaires,
+        )
+        .await?
+        {
+            return Ok(LinkState::Invalid);
+        }
     }
     let case = state.store.case(clinic_id, &adm.case_id).await?;
     let registry = state.registry(clinic_id).await?;
@@ -484,17 +557,61 @@ pub async fn submit_clinician(
     pairs: &[(String, String)],
 ) -> Result<SubmitOutcome, AppError> {
     let form = clinician_form(state, access, instrument_id).await?;
+    // A client's own answers (e.g. on paper) need their consent; the clinician's own rating
+    // of the session does not.
+    if form.instrument.respondent != Respondent::Therapist {
+        crate::consent::require(
+            state,
+            access,
+            bordin_core::goals::ConsentKind::Questionnaires,
+        )
+        .await?;
+    }
     let answers = match check_answers(&form, pairs) {
         Ok(a) => a,
         Err(errors) => return Ok(SubmitOutcome::Invalid { form, errors }),
     };
-    let session = resolve_session(state, access, session).await?;
     let case = state
         .store
         .case(access.clinic_id(), access.case_id())
         .await?;
     let client_id = case.clients.first().map(|c| c.client_id.clone());
-    let sheet = form.instrument.score(&answers);
+    let response_id = record_answers(
+        state,
+        access,
+        &form.instrument,
+        &answers,
+        &Recording {
+            session,
+            client_id: client_id.as_deref(),
+            entered_by: &user.user.user_id,
+            source: ResponseSource::Clinician,
+        },
+    )
+    .await?;
+    Ok(SubmitOutcome::Stored { response_id })
+}
+
+/// Who and what a response that arrives without a link is recorded with.
+pub struct Recording<'a> {
+    pub session: &'a SessionChoice,
+    pub client_id: Option<&'a str>,
+    pub entered_by: &'a str,
+    pub source: ResponseSource,
+}
+
+/// Scores valid answers, stores the response with its scores and flags (one transaction), and
+/// evaluates the case so that its alerts are raised: the one path for answers entered by a
+/// clinician or imported (FHIR), so both are scored and alerted exactly as the native form.
+pub async fn record_answers(
+    state: &AppState,
+    access: &CaseAccess,
+    instrument: &bordin_core::Instrument,
+    answers: &Answers,
+    rec: &Recording<'_>,
+) -> Result<String, AppError> {
+    let session = resolve_session(state, access, rec.session).await?;
+    let sheet = instrument.score(answers);
     let submitted = state
         .store
         .submit_response(
@@ -503,21 +620,19 @@ pub async fn submit_clinician(
                 administration_id: None,
                 case_id: access.case_id(),
                 session_id: session.as_ref().map(|s| s.session_id.as_str()),
-                client_id: client_id.as_deref(),
-                instrument: &form.instrument,
-                respondent: form.instrument.respondent,
-                answers: &answers,
+                client_id: rec.client_id,
+                instrument,
+                respondent: instrument.respondent,
+                answers,
                 sheet: &sheet,
                 submitted_at: now_ms(),
-                entered_by: &user.user.user_id,
-                source: ResponseSource::Clinician,
+                entered_by: rec.entered_by,
+                source: rec.source,
             },
         )
         .await?;
     crate::monitor::after_change(state, access.clinic_id(), access.case_id()).await;
-    Ok(SubmitOutcome::Stored {
-        response_id: submitted.response_id().to_owned(),
-    })
+    Ok(submitted.response_id().to_owned())
 }
 
 /// Everything the client page shows.

@@ -20,8 +20,10 @@
 
 mod caseload;
 mod clinic;
+mod credentials;
 mod forms;
 mod goals;
+mod interop;
 mod monitoring;
 #[doc(hidden)]
 pub mod testing;
@@ -34,6 +36,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use caseload::{CaseRow, CaseSummary, ClientRow, LatestScore, NewCase, SessionRow};
 pub use clinic::{AuthSession, ClinicRow, UserRow};
+pub use credentials::TotpRow;
 pub use forms::{
     AdministrationRow, CaseScoreRow, FlagRow, NewAdministration, NewResponse, ResponseRow,
     Submitted,
@@ -41,6 +44,9 @@ pub use forms::{
 pub use goals::{
     Actor, CaseLinkRow, Change, ConsentRow, EditKind, FormulationRow, GoalRatingRow, GoalRow,
     LogEntry, TaskReportRow, TaskRow, UpdateOutcome,
+};
+pub use interop::{
+    HistoricalCase, HistoricalResponse, HistoricalSession, ImportSummary, ResearchResponse,
 };
 pub use monitoring::{AlertEvent, AlertRow, CaseSeries, NewAlert, SubjectSeries, THERAPIST};
 
