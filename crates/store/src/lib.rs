@@ -16,6 +16,7 @@ mod clinic;
 mod forms;
 mod goals;
 mod monitoring;
+mod transcripts;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -34,6 +35,10 @@ pub use goals::{
     LogEntry, TaskReportRow, TaskRow, UpdateOutcome,
 };
 pub use monitoring::{AlertEvent, AlertRow, CaseSeries, NewAlert, SubjectSeries, THERAPIST};
+pub use transcripts::{
+    NewAnalysis, NewTranscript, TranscriptRow, TranscriptStatus, TranscriptText,
+    DEFAULT_TRANSCRIPT_RETENTION_DAYS, MAX_TRANSCRIPT_RETENTION_DAYS,
+};
 
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]

@@ -16,3 +16,4 @@ mod goals;
 mod isolation;
 mod responses;
 mod text_packs;
+mod transcripts;
