@@ -4,5 +4,6 @@
 pub mod demo;
 pub mod gas;
 pub mod instruments;
+pub mod listen;
 pub mod monitor;
 pub mod score;

@@ -101,7 +101,11 @@ impl Context {
                         Role::Clinician
                     };
                     roles.insert(b.clone(), Some(rb));
-                    notes.push(format!("speaker `{b}` taken as {} (the other speaker is {})", rb.as_str(), ra.as_str()));
+                    notes.push(format!(
+                        "speaker `{b}` taken as {} (the other speaker is {})",
+                        rb.as_str(),
+                        ra.as_str()
+                    ));
                 }
                 (None, Some(rb)) => {
                     let ra = if rb == Role::Clinician {
@@ -110,7 +114,11 @@ impl Context {
                         Role::Clinician
                     };
                     roles.insert(a.clone(), Some(ra));
-                    notes.push(format!("speaker `{a}` taken as {} (the other speaker is {})", ra.as_str(), rb.as_str()));
+                    notes.push(format!(
+                        "speaker `{a}` taken as {} (the other speaker is {})",
+                        ra.as_str(),
+                        rb.as_str()
+                    ));
                 }
                 (None, None) => {
                     let share = |s: &str| {

@@ -93,8 +93,20 @@ pub struct Agreement {
 pub fn compare(total: &mut Agreement, analysis: &Analysis, labels: &Labels) {
     total.sessions += 1;
     for kind in [MarkerKind::Withdrawal, MarkerKind::Confrontation] {
-        let found: Vec<usize> = dedup(analysis.markers.iter().filter(|m| m.kind == kind).map(|m| m.turn));
-        let wanted: Vec<usize> = dedup(labels.markers.iter().filter(|m| m.kind == kind).map(|m| m.turn));
+        let found: Vec<usize> = dedup(
+            analysis
+                .markers
+                .iter()
+                .filter(|m| m.kind == kind)
+                .map(|m| m.turn),
+        );
+        let wanted: Vec<usize> = dedup(
+            labels
+                .markers
+                .iter()
+                .filter(|m| m.kind == kind)
+                .map(|m| m.turn),
+        );
         let (tp, fp, fn_) = overlap(&found, &wanted);
         total
             .by_kind
@@ -105,7 +117,11 @@ pub fn compare(total: &mut Agreement, analysis: &Analysis, labels: &Labels) {
     let mut subtypes: Vec<String> = labels
         .markers
         .iter()
-        .filter_map(|m| m.subtype.as_ref().map(|s| format!("{}.{s}", m.kind.as_str())))
+        .filter_map(|m| {
+            m.subtype
+                .as_ref()
+                .map(|s| format!("{}.{s}", m.kind.as_str()))
+        })
         .chain(
             analysis
                 .markers
@@ -145,7 +161,10 @@ pub fn compare(total: &mut Agreement, analysis: &Analysis, labels: &Labels) {
             .filter(|g| g.covered)
             .map(|g| g.id.as_str())
             .collect();
-        let tp = found.iter().filter(|g| covered.iter().any(|c| c == *g)).count();
+        let tp = found
+            .iter()
+            .filter(|g| covered.iter().any(|c| c == *g))
+            .count();
         total
             .goal_coverage
             .add(tp, found.len() - tp, covered.len().saturating_sub(tp));

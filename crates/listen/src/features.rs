@@ -210,7 +210,11 @@ pub(crate) fn gap(before: &Turn, after: &Turn, before_index: usize) -> Option<Si
 
 /// The longest silences, longest first (ties: earlier first), at most [`LISTED_SILENCES`].
 pub(crate) fn longest(mut all: Vec<Silence>) -> Vec<Silence> {
-    all.sort_by(|a, b| b.seconds.total_cmp(&a.seconds).then(a.start.total_cmp(&b.start)));
+    all.sort_by(|a, b| {
+        b.seconds
+            .total_cmp(&a.seconds)
+            .then(a.start.total_cmp(&b.start))
+    });
     all.truncate(LISTED_SILENCES);
     all
 }
@@ -278,7 +282,13 @@ mod tests {
             turns: vec![
                 turn("Lee", Role::Clinician, 0.0, 3.0, "How was your week?"),
                 turn("Sam", Role::Client, 4.5, 5.5, "Not great."),
-                turn("Lee", Role::Clinician, 6.0, 10.0, "You should try the breathing exercise."),
+                turn(
+                    "Lee",
+                    Role::Clinician,
+                    6.0,
+                    10.0,
+                    "You should try the breathing exercise.",
+                ),
                 turn("Sam", Role::Client, 16.0, 21.0, "Maybe we could try it."),
             ],
             timed: true,

@@ -35,6 +35,8 @@
 //! ```
 
 mod analysis;
+#[cfg(feature = "semantic")]
+mod bert;
 mod context;
 pub mod eval;
 mod features;

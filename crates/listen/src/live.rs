@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::{self, Analysis, Analyzer, GoalCoverage, GoalSims, SessionSummary, TurnReport};
+use crate::analysis::{
+    self, Analysis, Analyzer, GoalCoverage, GoalSims, SessionSummary, TurnReport,
+};
 use crate::context::Context;
 use crate::features::{self, Silence, SpeakerStats};
 use crate::markers::{self, Marker};
@@ -78,8 +80,8 @@ pub struct LiveSession {
     analyzer: Arc<Analyzer>,
     context: Context,
     transcript: Transcript,
-    /// Per turn: word-weighted sums of bond/goal/task evidence and their weights.
-    evidence: Vec<([f64; 3], f64)>,
+    /// Per turn: the best bond/goal/task evidence of its sentences so far.
+    evidence: Vec<Option<[f64; 3]>>,
     goal_rows: Vec<Vec<f64>>,
     goal_embs: Option<Vec<Vec<f32>>>,
     goal_words: Vec<Vec<String>>,
@@ -130,7 +132,6 @@ impl LiveSession {
     /// Adds a turn and answers with the updated picture.
     pub fn push(&mut self, turn: TurnIn) -> Result<LivePicture, TurnError> {
         let turn = validate(turn)?;
-        let chunk_words = text::word_count(&turn.text) as f64;
         let merged = self
             .transcript
             .turns
@@ -152,40 +153,48 @@ impl LiveSession {
             }
         } else {
             self.transcript.turns.push(turn);
-            self.evidence.push(([0.0; 3], 0.0));
-            self.goal_rows
-                .push(vec![0.0; self.context.goals.len() + self.context.tasks.len()]);
+            self.evidence.push(None);
+            self.goal_rows.push(vec![
+                0.0;
+                self.context.goals.len() + self.context.tasks.len()
+            ]);
         }
         let i = self.transcript.turns.len() - 1;
         self.transcript.timed = self.transcript.turns.iter().all(|t| t.start.is_some());
         self.context.assign_roles(&mut self.transcript);
         let role = self.transcript.turns[i].role;
 
-        // Semantic: embed the new words only.
+        // Semantic: embed the new words only (their sentences).
         let mut goal_row: Option<Vec<f64>> = None;
         if let (Some(engine), None) = (self.analyzer.engine(), &self.semantic_failure) {
-            match engine.embed(&[chunk_text.as_str()]) {
+            let units = text::sentences(&chunk_text);
+            match engine.embed(&units) {
                 Ok(embs) => {
-                    if let Some(e) = embs.first() {
-                        if let Some(v) = analysis::turn_evidence(engine, role, &chunk_text, e) {
-                            let (sum, w) = &mut self.evidence[i];
-                            for k in 0..3 {
-                                sum[k] += v[k] * chunk_words;
-                            }
-                            *w += chunk_words;
+                    let goal_embs = self.goal_embs.as_deref().unwrap_or(&[]);
+                    let s = analysis::score_units(
+                        engine,
+                        role,
+                        &self.transcript.turns[i].text,
+                        &units,
+                        &embs,
+                        goal_embs,
+                    );
+                    if let Some(v) = s.evidence {
+                        let best = self.evidence[i].get_or_insert([f64::NEG_INFINITY; 3]);
+                        for k in 0..3 {
+                            best[k] = best[k].max(v[k]);
                         }
-                        if let Some(goals) = &self.goal_embs {
-                            goal_row =
-                                Some(goals.iter().map(|g| analysis::cosine(e, g)).collect());
-                        }
+                    }
+                    if self.goal_embs.is_some() {
+                        goal_row = Some(s.goals);
                     }
                 }
                 Err(err) => self.semantic_failure = Some(format!("semantic part failed: {err}")),
             }
         }
         let row = match goal_row {
-            Some(r) if self.goal_embs.is_some() => r,
-            _ => analysis::lexical_goal_row(&self.transcript.turns[i].text, &self.goal_words),
+            Some(r) => r,
+            None => analysis::lexical_goal_row(&self.transcript.turns[i].text, &self.goal_words),
         };
         for (best, s) in self.goal_rows[i].iter_mut().zip(row) {
             *best = best.max(s);
@@ -206,7 +215,11 @@ impl LiveSession {
         }
 
         let a = self.analysis();
-        let turn = a.turns.get(i).cloned().unwrap_or_else(|| unreachable_turn(i));
+        let turn = a
+            .turns
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| unreachable_turn(i));
         let longest = features::longest(features::all_silences(&self.transcript))
             .into_iter()
             .next();
@@ -217,11 +230,7 @@ impl LiveSession {
             speakers: a.speakers,
             silence: SilenceInfo {
                 gap_before,
-                last_end: self
-                    .transcript
-                    .turns
-                    .last()
-                    .and_then(|l| l.end.or(l.start)),
+                last_end: self.transcript.turns.last().and_then(|l| l.end.or(l.start)),
                 longest,
             },
             new_markers,
@@ -234,11 +243,7 @@ impl LiveSession {
 
     /// The analysis of everything so far, from what is already computed (nothing re-embedded).
     pub fn analysis(&self) -> Analysis {
-        let scores: Vec<Option<[f64; 3]>> = self
-            .evidence
-            .iter()
-            .map(|(sum, w)| (*w > 0.0).then(|| [sum[0] / w, sum[1] / w, sum[2] / w]))
-            .collect();
+        let scores = self.evidence.clone();
         let semantic_goals = self.goal_embs.is_some();
         let sims = GoalSims {
             rows: self.goal_rows.clone(),
@@ -361,7 +366,12 @@ mod tests {
 
         // Sam goes on: the turn is extended, the old markers are not news again.
         let p = live
-            .push(tin("Sam", "I lie awake all night and cannot sleep.", 10.0, 13.0))
+            .push(tin(
+                "Sam",
+                "I lie awake all night and cannot sleep.",
+                10.0,
+                13.0,
+            ))
             .unwrap();
         assert!(p.merged);
         assert!(p.new_markers.is_empty());
@@ -374,9 +384,15 @@ mod tests {
     #[test]
     fn bad_live_turns_are_refused_with_the_field_named() {
         let mut live = LiveSession::new(Arc::new(Analyzer::without_model()), Context::default());
-        assert_eq!(live.push(tin(" ", "hi", 0.0, 1.0)), Err(TurnError::NoSpeaker));
+        assert_eq!(
+            live.push(tin(" ", "hi", 0.0, 1.0)),
+            Err(TurnError::NoSpeaker)
+        );
         assert_eq!(live.push(tin("A", "  ", 0.0, 1.0)), Err(TurnError::NoText));
-        assert_eq!(live.push(tin("A", "hi", 2.0, 1.0)), Err(TurnError::EndBeforeStart));
+        assert_eq!(
+            live.push(tin("A", "hi", 2.0, 1.0)),
+            Err(TurnError::EndBeforeStart)
+        );
         assert_eq!(
             live.push(tin("A", "hi", f64::NAN, 1.0)),
             Err(TurnError::BadTime("start"))

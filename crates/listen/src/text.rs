@@ -66,7 +66,13 @@ pub(crate) fn is_open_question(text: &str) -> bool {
         && find_phrase(
             &norm,
             &[
-                "what", "how", "why", "tell me", "say more", "describe", "talk about",
+                "what",
+                "how",
+                "why",
+                "tell me",
+                "say more",
+                "describe",
+                "talk about",
                 "walk me through",
             ],
         )
@@ -142,6 +148,45 @@ pub(crate) fn strip_tags(s: &str) -> String {
     out
 }
 
+/// Sentences of a turn, for embedding: split after `.`, `?` or `!` followed by a space; a
+/// fragment of fewer than 3 words is joined to the sentence before it (or after it, at the start).
+pub(crate) fn sentences(text: &str) -> Vec<&str> {
+    let mut raw: Vec<(usize, usize)> = Vec::new();
+    let mut start = 0;
+    let bytes = text.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        if matches!(b, b'.' | b'?' | b'!')
+            && bytes.get(i + 1).is_some_and(|n| n.is_ascii_whitespace())
+        {
+            raw.push((start, i + 1));
+            start = i + 1;
+        }
+    }
+    if start < text.len() {
+        raw.push((start, text.len()));
+    }
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    let mut pending: Option<usize> = None;
+    for (a, b) in raw {
+        let a = pending.take().unwrap_or(a);
+        if word_count(&text[a..b]) < 3 {
+            match out.last_mut() {
+                Some(last) => last.1 = b,
+                None => pending = Some(a),
+            }
+        } else {
+            out.push((a, b));
+        }
+    }
+    if let Some(a) = pending {
+        out.push((a, text.len()));
+    }
+    out.into_iter()
+        .map(|(a, b)| text[a..b].trim())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
 /// Shortens text for evidence lists, on a character boundary.
 pub(crate) fn excerpt(text: &str, max_chars: usize) -> String {
     if text.chars().count() <= max_chars {
@@ -158,7 +203,10 @@ mod tests {
 
     #[test]
     fn entities_decode_and_unknown_ones_stay() {
-        assert_eq!(decode_entities("a &amp; b &lt;3 &#39;x&#x2019; &bogus; &"), "a & b <3 'x\u{2019} &bogus; &");
+        assert_eq!(
+            decode_entities("a &amp; b &lt;3 &#39;x&#x2019; &bogus; &"),
+            "a & b <3 'x\u{2019} &bogus; &"
+        );
     }
 
     #[test]
@@ -171,10 +219,33 @@ mod tests {
     }
 
     #[test]
+    fn sentences_split_with_short_fragments_joined() {
+        assert_eq!(
+            sentences("Mm. Yes. I trust you a lot. It helps! What now? ok"),
+            vec!["Mm. Yes. I trust you a lot. It helps! What now? ok"]
+        );
+        assert_eq!(
+            sentences("I slept badly again. We talked about my mother a lot. Ok."),
+            vec![
+                "I slept badly again.",
+                "We talked about my mother a lot. Ok."
+            ]
+        );
+        assert_eq!(sentences("Fine."), vec!["Fine."]);
+        assert_eq!(
+            sentences("3.5 is the number. e.g. this"),
+            vec!["3.5 is the number. e.g. this"]
+        );
+    }
+
+    #[test]
     fn phrases_match_whole_words_only() {
         let n = normalised("Well, YOU SHOULD try it.");
         assert_eq!(find_phrase(&n, &["you should"]), Some("you should"));
-        assert_eq!(find_phrase(&normalised("youth shoulder"), &["you should"]), None);
+        assert_eq!(
+            find_phrase(&normalised("youth shoulder"), &["you should"]),
+            None
+        );
         assert_eq!(word_count("  Hello -- there, you! "), 3);
     }
 }

@@ -112,7 +112,12 @@ pub struct UnknownFormat(pub String);
 impl std::str::FromStr for Format {
     type Err = UnknownFormat;
     fn from_str(s: &str) -> Result<Self, UnknownFormat> {
-        match s.trim().trim_start_matches('.').to_ascii_lowercase().as_str() {
+        match s
+            .trim()
+            .trim_start_matches('.')
+            .to_ascii_lowercase()
+            .as_str()
+        {
             "vtt" | "webvtt" => Ok(Format::Vtt),
             "srt" => Ok(Format::Srt),
             "json" => Ok(Format::Json),
@@ -162,10 +167,7 @@ impl Format {
 
 /// `[00:01:02] Name: text` starts with a bracket too; it is plain text, not JSON.
 fn looks_like_stamp(body: &str) -> bool {
-    body[1..]
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_digit())
+    body[1..].chars().next().is_some_and(|c| c.is_ascii_digit())
 }
 
 #[cfg(test)]
@@ -174,8 +176,14 @@ mod tests {
 
     #[test]
     fn detects_each_format_from_content() {
-        assert_eq!(Format::detect("\u{feff}WEBVTT\n\n00:01.000 --> 00:02.000\nhi"), Format::Vtt);
-        assert_eq!(Format::detect("1\n00:00:01,000 --> 00:00:02,000\nhi\n"), Format::Srt);
+        assert_eq!(
+            Format::detect("\u{feff}WEBVTT\n\n00:01.000 --> 00:02.000\nhi"),
+            Format::Vtt
+        );
+        assert_eq!(
+            Format::detect("1\n00:00:01,000 --> 00:00:02,000\nhi\n"),
+            Format::Srt
+        );
         assert_eq!(Format::detect("  {\"segments\": []}"), Format::Json);
         assert_eq!(Format::detect("[00:00:01] A: hi"), Format::Txt);
         assert_eq!(Format::detect("A: hi\nB: hello"), Format::Txt);

@@ -86,7 +86,12 @@ pub(crate) fn parse(input: &str) -> Result<Vec<Turn>, ParseError> {
             _ => majority(&seg.words).unwrap_or_else(|| previous.clone()),
         };
         previous.clone_from(&speaker);
-        out.push(segment(&speaker, seg.start, seg.end, seg.text.split_whitespace().collect::<Vec<_>>().join(" ")));
+        out.push(segment(
+            &speaker,
+            seg.start,
+            seg.end,
+            seg.text.split_whitespace().collect::<Vec<_>>().join(" "),
+        ));
     }
     Ok(out)
 }

@@ -183,7 +183,10 @@ mod tests {
         assert_eq!(parse_clock("00:61.000"), None);
         assert_eq!(parse_clock("1:2:3:4"), None);
         assert_eq!(parse_clock("00:00:01.0000"), None);
-        assert_eq!(parse_timing("00:01.000 --> 00:02.000 align:start"), Some((1.0, 2.0)));
+        assert_eq!(
+            parse_timing("00:01.000 --> 00:02.000 align:start"),
+            Some((1.0, 2.0))
+        );
         assert_eq!(parse_timing("00:03.000 --> 00:02.000"), None);
     }
 

@@ -11,7 +11,8 @@ pub(crate) fn parse(input: &str) -> Result<Vec<Turn>, ParseError> {
     for block in blocks(input) {
         let (n0, l0) = block[0];
         let index = l0.trim();
-        let (timing, text_lines) = if !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()) {
+        let (timing, text_lines) = if !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit())
+        {
             match block.get(1) {
                 Some(t) => (*t, &block[2..]),
                 None => {
@@ -24,12 +25,18 @@ pub(crate) fn parse(input: &str) -> Result<Vec<Turn>, ParseError> {
         } else if l0.contains("-->") {
             return Err(ParseError::new(
                 n0,
-                format!("expected a cue number before the timing line, found `{}`", excerpt(l0, 40)),
+                format!(
+                    "expected a cue number before the timing line, found `{}`",
+                    excerpt(l0, 40)
+                ),
             ));
         } else {
             return Err(ParseError::new(
                 n0,
-                format!("expected a cue number (1, 2, …), found `{}`", excerpt(l0, 40)),
+                format!(
+                    "expected a cue number (1, 2, …), found `{}`",
+                    excerpt(l0, 40)
+                ),
             ));
         };
         let (tn, tl) = timing;

@@ -16,7 +16,10 @@ pub(crate) fn parse(input: &str) -> Result<Vec<Turn>, ParseError> {
         let (stamp, rest) = split_stamp(line).map_err(|found| {
             ParseError::new(
                 n,
-                format!("expected a time stamp such as `[00:01:02]`, found `{}`", excerpt(found, 20)),
+                format!(
+                    "expected a time stamp such as `[00:01:02]`, found `{}`",
+                    excerpt(found, 20)
+                ),
             )
         })?;
         match split_speaker(rest) {

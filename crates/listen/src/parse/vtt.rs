@@ -15,7 +15,10 @@ pub(crate) fn parse(input: &str) -> Result<Vec<Turn>, ParseError> {
     if !header_ok {
         return Err(ParseError::new(
             1,
-            format!("expected the `WEBVTT` header, found `{}`", crate::text::excerpt(first, 40)),
+            format!(
+                "expected the `WEBVTT` header, found `{}`",
+                crate::text::excerpt(first, 40)
+            ),
         ));
     }
     let mut out = Vec::new();
@@ -38,14 +41,20 @@ pub(crate) fn parse(input: &str) -> Result<Vec<Turn>, ParseError> {
             let (n, l) = block.get(1).copied().unwrap_or((n0, l0));
             return Err(ParseError::new(
                 n,
-                format!("expected {TIMING_HINT}, found `{}`", crate::text::excerpt(l, 40)),
+                format!(
+                    "expected {TIMING_HINT}, found `{}`",
+                    crate::text::excerpt(l, 40)
+                ),
             ));
         };
         let (tn, tl) = block[timing_at];
         let Some((start, end)) = parse_timing(tl) else {
             return Err(ParseError::new(
                 tn,
-                format!("expected {TIMING_HINT} (start not after end), found `{}`", crate::text::excerpt(tl, 60)),
+                format!(
+                    "expected {TIMING_HINT} (start not after end), found `{}`",
+                    crate::text::excerpt(tl, 60)
+                ),
             ));
         };
         for &(_, line) in rest {
