@@ -10,14 +10,17 @@
 
 pub mod actions;
 pub mod api;
+pub mod api_transcripts;
 pub mod auth;
 pub mod config;
 pub mod error;
 pub mod goals;
+pub mod live;
 pub mod monitor;
 pub mod pages;
 pub mod policy;
 pub mod state;
+pub mod transcripts;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
@@ -73,6 +76,7 @@ pub fn app(state: AppState) -> Router {
         .route("/g/{clinic_id}/{secret}/goals/{goal_id}", axum::routing::post(pages::client_goals::edit))
         .route("/g/{clinic_id}/{secret}/goals/{goal_id}/rate", axum::routing::post(pages::client_goals::rate))
         .route("/g/{clinic_id}/{secret}/tasks/{task_id}/report", axum::routing::post(pages::client_goals::report))
+        .merge(transcript_routes())
         .merge(api_routes)
         .route("/api/openapi.json", get(move || async move { Json((*openapi_json).clone()) }))
         .fallback(|| async { error::AppError::NotFound })
@@ -88,6 +92,41 @@ pub fn app(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .layer(SetResponseHeaderLayer::overriding(HeaderName::from_static("cross-origin-opener-policy"), HeaderValue::from_static("same-origin")))
         .with_state(state)
+}
+
+/// Transcripts and the live co-pilot (issue 5). The upload takes bodies up to
+/// [`transcripts::TRANSCRIPT_LIMIT`]; everything else keeps [`BODY_LIMIT`].
+fn transcript_routes() -> Router<AppState> {
+    use axum::routing::post;
+    Router::new()
+        .route(
+            "/cases/{case_id}/transcripts",
+            post(pages::transcripts::upload),
+        )
+        .layer(DefaultBodyLimit::max(
+            transcripts::TRANSCRIPT_LIMIT + 64 * 1024,
+        ))
+        .route(
+            "/cases/{case_id}/transcripts/new",
+            get(pages::transcripts::new_form),
+        )
+        .route(
+            "/cases/{case_id}/transcripts/{transcript_id}",
+            get(pages::transcripts::show),
+        )
+        .route(
+            "/cases/{case_id}/transcripts/{transcript_id}/roles",
+            get(pages::transcripts::roles_form).post(pages::transcripts::roles_submit),
+        )
+        .route("/cases/{case_id}/live", get(pages::live::show))
+        .route("/cases/{case_id}/live/ws", get(pages::live::socket))
+        .route("/live/replay", get(pages::live::replay_page))
+        .route("/live/replay/ws", get(pages::live::replay_socket))
+        .route(
+            "/transcripts/retention",
+            post(pages::transcripts::set_retention),
+        )
+        .route("/static/copilot.js", get(pages::live::js))
 }
 
 async fn css() -> impl IntoResponse {
@@ -120,7 +159,11 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
+    // Transcript retention: swept at start-up and every hour while the server runs.
+    let sweeper = transcripts::spawn_sweeper(state.clone());
+    let served = axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    sweeper.abort();
+    served
 }

@@ -16,6 +16,10 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Monitoring rules calibrated per clinic.
     pub rules: Arc<crate::monitor::RulesCache>,
+    /// Transcript analysis (with the embedding model when it is installed) and the live
+    /// co-pilot sessions in progress.
+    pub analyzer: Arc<bordin_listen::Analyzer>,
+    pub live: Arc<crate::live::LiveHub>,
 }
 
 impl AppState {
@@ -25,7 +29,15 @@ impl AppState {
             instruments: Arc::new(instruments),
             config: Arc::new(config),
             rules: Arc::default(),
+            analyzer: Arc::new(crate::transcripts::default_analyzer()),
+            live: Arc::default(),
         }
+    }
+
+    /// The same state with another transcript analyzer (e.g. the model from `--model-dir`).
+    pub fn with_analyzer(mut self, analyzer: bordin_listen::Analyzer) -> Self {
+        self.analyzer = Arc::new(analyzer);
+        self
     }
 
     /// The instruments of one clinic: the shared ones with the clinic's installed text packs.

@@ -20,6 +20,8 @@ mod basics;
 mod browser;
 mod goals;
 mod links;
+mod live;
 mod login;
 mod monitoring;
 mod scoring;
+mod transcripts;
