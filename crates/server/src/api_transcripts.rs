@@ -11,24 +11,25 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::ApiUser;
 use crate::error::{ApiError, AppError, ErrorBody, ItemProblem};
 use crate::policy;
+use crate::routes::{Access, Routes};
 use crate::state::AppState;
-use crate::transcripts::{self as tr, ConsentMissing, Uploaded};
+use crate::transcripts::{self as tr, Uploaded};
 
-/// The transcript routes, the upload with its own body limit.
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(upload_transcript))
-        .layer(DefaultBodyLimit::max(tr::TRANSCRIPT_LIMIT + 64 * 1024))
-        .routes(routes!(list_transcripts))
-        .routes(routes!(get_transcript))
-        .routes(routes!(set_roles))
-        .routes(routes!(set_retention))
+/// The transcript routes with their access rules; the upload with its own body limit.
+pub fn routes(t: Routes) -> Routes {
+    use Access::*;
+    let (schemas, paths, upload) = routes!(upload_transcript);
+    let upload = upload.layer(DefaultBodyLimit::max(tr::TRANSCRIPT_LIMIT + 64 * 1024));
+    t.api(CaseWrite, (schemas, paths, upload))
+        .api(CaseRead, routes!(list_transcripts))
+        .api(CaseRead, routes!(get_transcript))
+        .api(CaseWrite, routes!(set_roles))
+        .api(Admin, routes!(set_retention))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -56,18 +57,6 @@ pub struct RolesInput {
 pub struct RetentionInput {
     /// Days the clinic keeps transcript words (1–3650); the summary numbers stay.
     days: i64,
-}
-
-fn consent_refused(m: &ConsentMissing) -> Response {
-    (
-        StatusCode::FORBIDDEN,
-        Json(ErrorBody {
-            error: "consent_required".into(),
-            message: m.message(),
-            items: vec![],
-        }),
-    )
-        .into_response()
 }
 
 fn invalid(errors: &[(&'static str, String)]) -> Response {
@@ -103,7 +92,6 @@ async fn outcome(
             let body = transcript_json(state, access, &t.transcript_id).await?;
             (created, Json(body)).into_response()
         }
-        Uploaded::NoConsent(m) => consent_refused(&m),
         Uploaded::Invalid(e) => invalid(&e),
     })
 }

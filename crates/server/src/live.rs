@@ -184,10 +184,9 @@ pub async fn serve_session(
         session_id: session_id.clone(),
         opened_by: user_id,
     });
-    let stores = matches!(
-        crate::transcripts::consent(&state, &access, ConsentKind::TranscriptAnalysis).await,
-        Ok(Ok(()))
-    );
+    let stores =
+        crate::transcripts::consent_in_force(&state, &access, ConsentKind::TranscriptAnalysis)
+            .await;
     let (mut sink, mut stream) = socket.split();
     let mut rx = room.tx.subscribe();
     let (semantic, semantic_note) = semantic(&state);
@@ -263,13 +262,10 @@ async fn finish(state: &AppState, room: &Room) {
         }
         live.analysis()
     };
-    match crate::transcripts::consent(state, &room.access, ConsentKind::TranscriptAnalysis).await {
-        Ok(Ok(())) => {}
-        Ok(Err(_)) => return,
-        Err(e) => {
-            tracing::error!(error = %e, "live session: consent could not be checked; transcript not stored");
-            return;
-        }
+    if !crate::transcripts::consent_in_force(state, &room.access, ConsentKind::TranscriptAnalysis)
+        .await
+    {
+        return;
     }
     if let Err(e) = crate::transcripts::store_live(
         state,

@@ -16,6 +16,10 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Monitoring rules calibrated per clinic.
     pub rules: Arc<crate::monitor::RulesCache>,
+    /// Login and link throttles (in memory).
+    pub throttle: Arc<crate::security::Throttle>,
+    /// Password length rules and the breached-password list.
+    pub passwords: Arc<crate::security::PasswordRules>,
     /// Transcript analysis (with the embedding model when it is installed) and the live
     /// co-pilot sessions in progress.
     pub analyzer: Arc<bordin_listen::Analyzer>,
@@ -23,15 +27,33 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Panics only if the configured breached-password list cannot be read: use
+    /// [`AppState::try_new`] to get that as an error.
     pub fn new(store: Store, instruments: Registry, config: Config) -> Self {
-        Self {
+        match Self::try_new(store, instruments, config) {
+            Ok(s) => s,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// The state, or why the configured breached-password list could not be read.
+    pub fn try_new(
+        store: Store,
+        instruments: Registry,
+        config: Config,
+    ) -> Result<Self, crate::security::ListError> {
+        let passwords = crate::security::PasswordRules::load(&config.security)?;
+        let throttle = crate::security::Throttle::new(config.security.throttle);
+        Ok(Self {
             store,
             instruments: Arc::new(instruments),
             config: Arc::new(config),
             rules: Arc::default(),
+            throttle: Arc::new(throttle),
+            passwords: Arc::new(passwords),
             analyzer: Arc::new(crate::transcripts::default_analyzer()),
             live: Arc::default(),
-        }
+        })
     }
 
     /// The same state with another transcript analyzer (e.g. the model from `--model-dir`).

@@ -39,60 +39,12 @@ pub fn default_analyzer() -> Analyzer {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Consent
+// Consent: through the server's consent guard (`crate::consent`), every client of the case.
 
-/// Why something was refused for want of consent, in words for the clinician.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConsentMissing {
-    pub kind: ConsentKind,
-    /// Client codes without a grant in force.
-    pub clients: Vec<String>,
-}
-
-impl ConsentMissing {
-    pub fn message(&self) -> String {
-        let what = match self.kind {
-            ConsentKind::TranscriptAnalysis => "transcript analysis",
-            ConsentKind::LiveCopilot => "the live co-pilot",
-            ConsentKind::Questionnaires => "questionnaires",
-            ConsentKind::ResearchExport => "research export",
-        };
-        format!(
-            "No recorded consent to {what} from {}. Record the client's decision under Consent on the case's Goals page first.",
-            self.clients.join(", ")
-        )
-    }
-}
-
-/// Whether every client of the case has consent of `kind` in force (their words are in the
-/// transcript, so each of them decides). The one place the server checks transcript consent.
-pub async fn consent(
-    state: &AppState,
-    access: &CaseAccess,
-    kind: ConsentKind,
-) -> Result<Result<(), ConsentMissing>, AppError> {
-    let case = state
-        .store
-        .case(access.clinic_id(), access.case_id())
-        .await?;
-    let mut missing = Vec::new();
-    for c in &case.clients {
-        if !state
-            .store
-            .consent_in_force(access.clinic_id(), access.case_id(), &c.client_id, kind)
-            .await?
-        {
-            missing.push(c.code.clone());
-        }
-    }
-    if missing.is_empty() && !case.clients.is_empty() {
-        Ok(Ok(()))
-    } else {
-        Ok(Err(ConsentMissing {
-            kind,
-            clients: missing,
-        }))
-    }
+/// Whether every client of the case has `kind` consent in force now (for the live room's
+/// decision to store its turns; a storage error counts as no).
+pub async fn consent_in_force(state: &AppState, access: &CaseAccess, kind: ConsentKind) -> bool {
+    crate::consent::require(state, access, kind).await.is_ok()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -274,8 +226,6 @@ pub enum Uploaded {
     NeedsRoles(TranscriptRow),
     /// Not stored: what is wrong, naming the field or line.
     Invalid(Vec<(&'static str, String)>),
-    /// Not stored: the clients' consent is missing.
-    NoConsent(ConsentMissing),
 }
 
 /// The format of an upload: the chosen one, else the file name's extension, else detected from
@@ -340,9 +290,7 @@ pub async fn upload(
     access: &CaseAccess,
     u: &Upload,
 ) -> Result<Uploaded, AppError> {
-    if let Err(missing) = consent(state, access, ConsentKind::TranscriptAnalysis).await? {
-        return Ok(Uploaded::NoConsent(missing));
-    }
+    crate::consent::require(state, access, ConsentKind::TranscriptAnalysis).await?;
     let mut errors = Vec::new();
     let session = match state.store.session(access.clinic_id(), &u.session_id).await {
         Ok(s) if s.case_id == access.case_id() => Some(s),
@@ -503,9 +451,7 @@ pub async fn assign_roles(
     transcript_id: &str,
     roles: &BTreeMap<String, String>,
 ) -> Result<Uploaded, AppError> {
-    if let Err(missing) = consent(state, access, ConsentKind::TranscriptAnalysis).await? {
-        return Ok(Uploaded::NoConsent(missing));
-    }
+    crate::consent::require(state, access, ConsentKind::TranscriptAnalysis).await?;
     let row = transcript_of_case(state, access, transcript_id).await?;
     let Some(text) = state
         .store

@@ -13,6 +13,7 @@
 
 mod caseload;
 mod clinic;
+mod credentials;
 mod forms;
 mod goals;
 mod monitoring;
@@ -26,6 +27,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use caseload::{CaseRow, CaseSummary, ClientRow, LatestScore, NewCase, SessionRow};
 pub use clinic::{AuthSession, ClinicRow, UserRow};
+pub use credentials::TotpRow;
 pub use forms::{
     AdministrationRow, CaseScoreRow, FlagRow, NewAdministration, NewResponse, ResponseRow,
     Submitted,

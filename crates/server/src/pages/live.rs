@@ -5,7 +5,7 @@
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use bordin_core::goals::ConsentKind;
 use maud::{html, Markup};
@@ -127,13 +127,29 @@ pub async fn show(
     Query(q): Query<LiveQuery>,
 ) -> Result<Response, AppError> {
     let access = policy::case(&state, &user, &case_id).await?;
-    let session = session_of(&state, &access, &q.session).await?;
-    if let Err(missing) =
-        crate::transcripts::consent(&state, &access, ConsentKind::LiveCopilot).await?
-    {
-        return Ok(super::transcripts::no_consent(&user, &case_id, &missing));
-    }
+    crate::consent::require(&state, &access, ConsentKind::LiveCopilot).await?;
     let case = state.store.case(access.clinic_id(), &case_id).await?;
+    // Without a session named, the case's latest.
+    let session = if q.session.is_empty() {
+        let sessions = state.store.sessions(access.clinic_id(), &case_id).await?;
+        match sessions.last() {
+            Some(s) => s.clone(),
+            None => {
+                return Ok(page(
+                    "Live co-pilot",
+                    &user,
+                    html! {
+                        p.small { a href={ "/cases/" (case_id) } { "← " (case.title) } }
+                        h1 { "Live co-pilot" }
+                        p.notice { "Add the session on the client's page first; the co-pilot works for one session at a time." }
+                    },
+                )
+                .into_response())
+            }
+        }
+    } else {
+        session_of(&state, &access, &q.session).await?
+    };
     let priming = live::priming(&state, &access, session.number).await?;
     let context = crate::transcripts::case_context(&state, &access).await?;
     let goals: Vec<_> = context
@@ -164,11 +180,7 @@ pub async fn socket(
     }
     let access = policy::case(&state, &user, &case_id).await?;
     let session = session_of(&state, &access, &q.session).await?;
-    if let Err(missing) =
-        crate::transcripts::consent(&state, &access, ConsentKind::LiveCopilot).await?
-    {
-        return Ok((StatusCode::FORBIDDEN, missing.message()).into_response());
-    }
+    crate::consent::require(&state, &access, ConsentKind::LiveCopilot).await?;
     let context = crate::transcripts::case_context(&state, &access).await?;
     let user_id = user.user.user_id.clone();
     Ok(upgrade

@@ -18,7 +18,7 @@ use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::policy::{self, CaseAccess};
 use crate::state::{format_ms, AppState};
-use crate::transcripts::{self as tr, CaseListening, ConsentMissing, Upload, Uploaded};
+use crate::transcripts::{self as tr, CaseListening, Upload, Uploaded};
 
 const ROLES: [(Role, &str); 3] = [
     (Role::Clinician, "clinician"),
@@ -47,24 +47,6 @@ fn clock(seconds: Option<f64>) -> String {
         }
         _ => "—".into(),
     }
-}
-
-/// The refusal page when consent is missing (403).
-pub fn no_consent(user: &CurrentUser, case_id: &str, missing: &ConsentMissing) -> Response {
-    (
-        StatusCode::FORBIDDEN,
-        page(
-            "Consent needed",
-            user,
-            html! {
-                p.small { a href={ "/cases/" (case_id) } { "← Back to the client" } }
-                h1 { "Consent needed" }
-                div.notice.urgent role="alert" id="consent-needed" { (missing.message()) }
-                p { a href={ "/cases/" (case_id) "/goals#consent" } { "Record consent on the Goals page" } }
-            },
-        ),
-    )
-        .into_response()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -263,7 +245,6 @@ pub async fn upload(
             t.transcript_id
         ))
         .into_response()),
-        Uploaded::NoConsent(missing) => Ok(no_consent(&user, &case_id, &missing)),
         Uploaded::Invalid(errors) => {
             let kept = Kept {
                 session: u.session_id,
@@ -363,7 +344,6 @@ pub async fn roles_submit(
             "/cases/{case_id}/transcripts/{transcript_id}"
         ))
         .into_response()),
-        Uploaded::NoConsent(missing) => Ok(no_consent(&user, &case_id, &missing)),
         Uploaded::Invalid(problems) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
             roles_page(&state, &user, &access, &transcript_id, &problems).await?,

@@ -276,12 +276,12 @@ async fn the_live_socket_needs_consent_the_csrf_token_and_a_same_origin_page() {
         )
         .await
         .err(),
-        Some(StatusCode::FORBIDDEN)
+        Some(StatusCode::CONFLICT)
     );
     let r = s
         .get(&format!("/cases/{case_id}/live?session={session_id}"))
         .await;
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(r.status(), StatusCode::CONFLICT);
     assert!(r.text().await.unwrap().contains("the live co-pilot"));
 
     let (_, case) = s.get_json(&format!("/api/v1/cases/{case_id}")).await;
@@ -361,7 +361,8 @@ async fn the_live_socket_needs_consent_the_csrf_token_and_a_same_origin_page() {
 async fn the_copilot_primes_with_last_sessions_scores() {
     let app = spawn_app().await;
     let s = app.login(&app.clinician).await;
-    let (case_id, _, first) = listening_case(&s, "L-prime", &["live_copilot"]).await;
+    let (case_id, _, first) =
+        listening_case(&s, "L-prime", &["live_copilot", "questionnaires"]).await;
     let (_, b) = s
         .post_json(
             &format!("/api/v1/cases/{case_id}/sessions"),

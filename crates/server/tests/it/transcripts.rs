@@ -26,7 +26,7 @@ pub const SESSION_VTT: &str = "WEBVTT
 ";
 
 /// A case for client "Sam Taylor" (code `code`) led by the clinician, with one session, and
-/// the given consents recorded. Returns (case id, client id, session id).
+/// the given consents recorded (`questionnaires` to enter ratings). Returns (case id, client id, session id).
 pub async fn listening_case(
     s: &Session,
     code: &str,
@@ -112,7 +112,8 @@ async fn html(s: &Session, path: &str) -> (StatusCode, String) {
 async fn an_uploaded_transcript_is_analysed_and_reported_beside_the_clients_ratings() {
     let app = spawn_app().await;
     let s = app.login(&app.clinician).await;
-    let (case_id, _, session_id) = listening_case(&s, "T-report", &["transcript_analysis"]).await;
+    let (case_id, _, session_id) =
+        listening_case(&s, "T-report", &["transcript_analysis", "questionnaires"]).await;
     // The client's own rating of that session.
     let (status, body) = s
         .post_json(
@@ -252,10 +253,10 @@ async fn without_transcript_consent_an_upload_is_refused_and_nothing_is_stored()
         ],
     )
     .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(status, StatusCode::CONFLICT);
     assert!(
-        page.contains("id=\"consent-needed\"") && page.contains("transcript analysis"),
-        "{page}"
+        page.contains("analysis of session transcripts") && page.contains("T-noconsent"),
+        "the refusal names the consent and the client: {page}"
     );
     let (status, body) = s
         .post_json(
@@ -263,7 +264,7 @@ async fn without_transcript_consent_an_upload_is_refused_and_nothing_is_stored()
             &json!({"session_id": session_id, "text": SESSION_VTT}),
         )
         .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(body["error"], "consent_required");
     assert_eq!(
         app.store
@@ -290,7 +291,7 @@ async fn without_transcript_consent_an_upload_is_refused_and_nothing_is_stored()
             &json!({"session_id": session_id, "text": SESSION_VTT}),
         )
         .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(status, StatusCode::CONFLICT);
 }
 
 #[tokio::test]
