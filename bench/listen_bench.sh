@@ -17,7 +17,7 @@ WHEEL_MODEL="${WHEEL_MODEL:?set WHEEL_MODEL to the unpacked wheel folder gt_all_
 
 python3 bench/listen_gen.py
 cargo build --release -p bordin -q
-cargo bench -p bordin-listen --bench listen -q 2>/dev/null | grep -E "^(rust|live)"
+cargo bench -p bordin-listen --bench listen -q 2>/dev/null | grep -E "^(rust|live|analyze)"
 "$PY" bench/listen_python.py "$WHEEL_MODEL" "$THREADS" 2>/dev/null | grep -E "^python"
 
 bin="${CARGO_TARGET_DIR:-target}/release/bordin"

@@ -1,6 +1,6 @@
 """Deterministic benchmark inputs for transcript analysis (no personal data: generated text).
 
-Writes bench/out/listen_60min.vtt (a 60-minute two-speaker session, ~470 turns) and
+Writes bench/out/listen_60min.vtt (a 60-minute two-speaker session, ~400 turns) and
 bench/out/listen_sentences.txt (512 sentences of mixed length, one per line), used by both the
 Rust and the Python side of bench/listen_bench.sh.
 """
@@ -41,11 +41,15 @@ FILLER = [
 ]
 
 
+BACKCHANNEL = ["Mm.", "Yeah.", "Right.", "Okay.", "Mm-hm.", "I see."]
+
+
 def sentence(pool):
     s = rng.choice(pool)
     n = rng.choice([0, 0, 0, 1, 1, 2, 4])
     for _ in range(n):
-        s = s.rstrip(".?") + ", " + rng.choice(FILLER) + " " + rng.choice(pool)[0].lower() + rng.choice(pool)[1:]
+        nxt = rng.choice(pool)
+        s = s.rstrip(".?") + ", " + rng.choice(FILLER) + " " + nxt[0].lower() + nxt[1:]
     return s
 
 
@@ -62,10 +66,11 @@ def main():
     turn = 0
     while t < 3600.0:
         clinician = turn % 2 == 0
-        text = sentence(CLIN if clinician else CLIENT)
-        dur = 1.0 + 0.33 * len(text.split())
+        # About one turn in five is a short backchannel ("Mm.", "Yeah."), as in real sessions.
+        text = rng.choice(BACKCHANNEL) if rng.random() < 0.2 else sentence(CLIN if clinician else CLIENT)
+        dur = 0.5 + 0.4 * len(text.split())  # about 150 words a minute
         lines += [f"{clock(t)} --> {clock(t + dur)}", f"<v {'Dr Lee' if clinician else 'Sam'}>{text}", ""]
-        t += dur + rng.choice([0.2, 0.4, 0.8, 1.5, 3.0, 6.0])
+        t += dur + rng.choice([0.2, 0.3, 0.5, 0.8, 1.2, 2.5, 6.0])
         turn += 1
     with open("bench/out/listen_60min.vtt", "w") as f:
         f.write("\n".join(lines))

@@ -37,6 +37,25 @@ pub fn analyzer(model_dir: Option<&Path>) -> Result<Analyzer> {
     }
 }
 
+/// The server's analyzer: the model in `dir` when it is there (logged either way), else the
+/// analysis without its semantic part.
+pub fn server_analyzer(dir: &Path) -> Analyzer {
+    let analyzer = if dir.join("model.safetensors").is_file() {
+        Analyzer::new(Some(dir))
+    } else {
+        Analyzer::without_model()
+    };
+    match analyzer.semantic_status() {
+        bordin_listen::SemanticStatus::On => {
+            tracing::info!(dir = %dir.display(), "transcript analysis: semantic part on")
+        }
+        bordin_listen::SemanticStatus::Off { reason } => {
+            tracing::warn!(%reason, "transcript analysis: semantic part off")
+        }
+    }
+    analyzer
+}
+
 /// Reads and parses a transcript file. The format comes from `format`, else the file's
 /// extension, else its content. Parse errors name the file and the line.
 pub fn read_transcript(path: &Path, format: Option<Format>) -> Result<Transcript> {

@@ -308,7 +308,8 @@ fn run(command: Command) -> Result<std::process::ExitCode> {
             if config.link_ttl_hours < 1 {
                 bail!("--link-ttl-hours must be at least 1");
             }
-            runtime()?.block_on(serve(config, registry, None))?;
+            let analyzer = bordin::listen::server_analyzer(&args.model_dir);
+            runtime()?.block_on(serve(config, registry, None, analyzer))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo {
@@ -452,7 +453,12 @@ fn find<'a>(registry: &'a Registry, id: &str) -> Result<&'a Instrument> {
     })
 }
 
-async fn serve(config: Config, registry: Registry, banner: Option<String>) -> Result<()> {
+async fn serve(
+    config: Config,
+    registry: Registry,
+    banner: Option<String>,
+    analyzer: bordin_listen::Analyzer,
+) -> Result<()> {
     let store = Store::connect(&config.database_url)
         .await
         .context("opening the database")?;
@@ -464,7 +470,7 @@ async fn serve(config: Config, registry: Registry, banner: Option<String>) -> Re
     if let Some(b) = banner {
         println!("{}", b.replace("{url}", &format!("http://{addr}")));
     }
-    let state = AppState::try_new(store.clone(), registry, config)?;
+    let state = AppState::try_new(store.clone(), registry, config)?.with_analyzer(analyzer);
     match bordin_server::monitor::catch_up(&state).await {
         Ok(e) => tracing::info!(
             cases = e.cases,
@@ -535,7 +541,8 @@ async fn demo(seed: u64, db_file: &Path, listen: SocketAddr) -> Result<()> {
         database_url: url,
         ..Config::default()
     };
-    serve(config, registry, Some(banner)).await
+    let analyzer = bordin::listen::server_analyzer(&bordin::listen::default_model_dir());
+    serve(config, registry, Some(banner), analyzer).await
 }
 
 fn instruments(command: InstrumentsCommand) -> Result<std::process::ExitCode> {

@@ -37,8 +37,34 @@ fn main() {
         "rust candle: load {load:.2} s, batch 1 {b1:.1} sentences/s, batch 32 {b32:.1} sentences/s"
     );
 
+    // `bordin analyze` in-process on the 60-minute transcript: read, parse, load the model (a
+    // fresh analyzer: nothing cached), analyse, serialise. Best of 3.
+    let vtt = root.join("bench/out/listen_60min.vtt");
+    for with_model in [true, false] {
+        let mut best = f64::INFINITY;
+        let mut info = String::new();
+        for _ in 0..3 {
+            let t0 = Instant::now();
+            let text = std::fs::read_to_string(&vtt).unwrap();
+            let t = parse(&text, Format::Vtt).unwrap();
+            let analyzer = if with_model {
+                Analyzer::load(&model).unwrap()
+            } else {
+                Analyzer::without_model()
+            };
+            let a = analyzer.analyze(&t, &Context::default());
+            let json = serde_json::to_string(&a).unwrap();
+            best = best.min(t0.elapsed().as_secs_f64());
+            info = format!("{} turns, {} KB of JSON", t.turns.len(), json.len() / 1024);
+        }
+        println!(
+            "analyze 60-minute transcript ({info}), {} model: best of 3 {best:.2} s",
+            if with_model { "with" } else { "without" }
+        );
+    }
+
     // Live: every turn of the 60-minute session pushed one by one, each timed.
-    let text = std::fs::read_to_string(root.join("bench/out/listen_60min.vtt")).unwrap();
+    let text = std::fs::read_to_string(&vtt).unwrap();
     let t = parse(&text, Format::Vtt).unwrap();
     let context = Context {
         clinicians: vec!["Dr Lee".into()],
