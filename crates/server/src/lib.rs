@@ -15,6 +15,7 @@ pub mod auth;
 pub mod config;
 pub mod consent;
 pub mod error;
+pub mod fhir;
 pub mod goals;
 pub mod live;
 pub mod monitor;
@@ -143,6 +144,7 @@ pub fn table() -> Routes {
             client_goals::report,
         );
     let t = transcript_routes(t);
+    let t = fhir::routes(t);
     api::routes(t)
 }
 

@@ -16,6 +16,7 @@ mod clinic;
 mod credentials;
 mod forms;
 mod goals;
+mod interop;
 mod monitoring;
 mod transcripts;
 
@@ -35,6 +36,9 @@ pub use forms::{
 pub use goals::{
     Actor, CaseLinkRow, Change, ConsentRow, EditKind, FormulationRow, GoalRatingRow, GoalRow,
     LogEntry, TaskReportRow, TaskRow, UpdateOutcome,
+};
+pub use interop::{
+    HistoricalCase, HistoricalResponse, HistoricalSession, ImportSummary, ResearchResponse,
 };
 pub use monitoring::{AlertEvent, AlertRow, CaseSeries, NewAlert, SubjectSeries, THERAPIST};
 pub use transcripts::{
