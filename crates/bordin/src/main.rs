@@ -271,6 +271,10 @@ struct ServeArgs {
     /// Take the client's address from X-Forwarded-For (only behind your own reverse proxy).
     #[arg(long, env = "BORDIN_TRUST_FORWARDED_FOR")]
     trust_forwarded_for: bool,
+    /// The transcript-analysis model folder (`bordin model fetch`); without the model the
+    /// analysis runs without its semantic part and says so.
+    #[arg(long, env = "BORDIN_MODEL_DIR", default_value = bordin_listen::model::DEFAULT_MODEL_DIR)]
+    model_dir: PathBuf,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
