@@ -5,5 +5,6 @@ pub mod demo;
 pub mod gas;
 pub mod instruments;
 pub mod interop;
+pub mod load;
 pub mod monitor;
 pub mod score;
