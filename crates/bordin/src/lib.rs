@@ -6,5 +6,6 @@ pub mod gas;
 pub mod instruments;
 pub mod interop;
 pub mod listen;
+pub mod load;
 pub mod monitor;
 pub mod score;
