@@ -27,6 +27,7 @@ mod interop;
 mod monitoring;
 #[doc(hidden)]
 pub mod testing;
+mod transcripts;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -49,6 +50,10 @@ pub use interop::{
     HistoricalCase, HistoricalResponse, HistoricalSession, ImportSummary, ResearchResponse,
 };
 pub use monitoring::{AlertEvent, AlertRow, CaseSeries, NewAlert, SubjectSeries, THERAPIST};
+pub use transcripts::{
+    NewAnalysis, NewTranscript, TranscriptRow, TranscriptStatus, TranscriptText,
+    DEFAULT_TRANSCRIPT_RETENTION_DAYS, MAX_TRANSCRIPT_RETENTION_DAYS,
+};
 
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]

@@ -18,3 +18,4 @@ mod goals;
 mod isolation;
 mod responses;
 mod text_packs;
+mod transcripts;
