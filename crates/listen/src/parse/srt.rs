@@ -17,9 +17,10 @@ pub(crate) fn parse(input: &str) -> Result<Vec<Turn>, ParseError> {
                 Some(t) => (*t, &block[2..]),
                 None => {
                     return Err(ParseError::new(
-                        n0 + 1,
-                        "expected a timing line such as `00:00:01,000 --> 00:00:04,000` after the cue number, found the end of the cue",
-                    ))
+                        // The cue number may be the input's last line: name it, not the line after.
+                        n0,
+                        "expected a timing line such as `00:00:01,000 --> 00:00:04,000` after this cue number, found the end of the cue",
+                    ));
                 }
             }
         } else if l0.contains("-->") {

@@ -214,3 +214,17 @@ fn a_file_of_the_wrong_format_or_with_no_speech_is_an_error_not_a_panic() {
     let e = parse("1\n00:00:01,000 --> 00:00:99,000\nA: hi\n", Format::Srt).unwrap_err();
     assert_eq!(e.line, 2);
 }
+
+#[test]
+fn an_srt_ending_on_a_cue_number_names_that_line_not_one_past_the_end() {
+    // Found by the transcript_srt fuzz target: the error named line 2 of a one-line file.
+    let e = parse("1", Format::Srt).unwrap_err();
+    assert_eq!(e.line, 1);
+    assert!(e.to_string().contains("after this cue number"), "{e}");
+    let e = parse(
+        "1\n00:00:01,000 --> 00:00:02,000\nA: hi\n\n2\n",
+        Format::Srt,
+    )
+    .unwrap_err();
+    assert_eq!(e.line, 5);
+}
