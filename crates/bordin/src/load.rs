@@ -1,11 +1,91 @@
 //! A practice with many open client links, for the crash test (`tests/crash.rs`) and the load
 //! benchmark (`benches/load.rs`): both submit these links over HTTP and check or time the result.
+//! Also the load generator (`run_load`: n operations at a fixed concurrency, rate and latency
+//! percentiles) shared by the `load` and `login` benchmarks.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bordin_core::care::{Modality, ResponseSource, Role, SessionStatus};
 use bordin_core::{Answers, Instrument, Registry, Respondent, ScoreSheet, Setting};
 use bordin_store::{NewAdministration, NewCase, NewResponse, Store, StoreError};
+
+// ---------------------------------------------------------------------------------------------
+// Load generation (the benchmarks `load` and `login`)
+
+/// Rate and latency of one phase.
+pub struct Measured {
+    pub done: usize,
+    pub seconds: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+impl Measured {
+    pub fn rate(&self) -> f64 {
+        self.done as f64 / self.seconds
+    }
+}
+
+/// Runs `op(i)` for i in 0..n with `concurrency` tasks, stopping early at `limit`; records each
+/// call's latency.
+pub async fn run_load<F, Fut>(n: usize, concurrency: usize, limit: Duration, op: F) -> Measured
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let op = Arc::new(op);
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let deadline = start + limit;
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (op, next) = (op.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n || Instant::now() >= deadline {
+                    break;
+                }
+                let t = Instant::now();
+                op(i).await;
+                lat.push(t.elapsed());
+            }
+            lat
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        match t.await {
+            Ok(lat) => all.extend(lat),
+            // A failed check inside `op` panicked its task: fail the run the same way.
+            Err(e) => match e.try_into_panic() {
+                Ok(p) => std::panic::resume_unwind(p),
+                Err(e) => std::panic::resume_unwind(Box::new(format!("load task: {e}"))),
+            },
+        }
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    all.sort();
+    let pct = |p: f64| {
+        if all.is_empty() {
+            return f64::NAN;
+        }
+        let k = ((all.len() as f64 * p).ceil() as usize).clamp(1, all.len()) - 1;
+        all[k].as_secs_f64() * 1000.0
+    };
+    Measured {
+        done: all.len(),
+        seconds,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 
 /// The instrument every link asks for: PHQ-9 (free to use, scored, with a risk item).
 pub const INSTRUMENT: &str = "phq9";

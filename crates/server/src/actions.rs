@@ -379,6 +379,7 @@ pub async fn send_form(
 
 /// What a client link leads to.
 #[allow(clippy::large_enum_variant)] // built once per request; boxing buys nothing
+#[derive(Clone)]
 pub enum LinkState {
     Open {
         administration: AdministrationRow,
@@ -388,6 +389,44 @@ pub enum LinkState {
     Completed,
     /// Unknown, guessed, expired, cancelled or malformed: all look the same from outside.
     Invalid,
+}
+
+/// A link the route guard already opened for this request (a request extension), so that the
+/// handler does not look it up a second time.
+#[derive(Clone)]
+pub struct OpenedLink {
+    clinic_id: String,
+    secret: String,
+    state: LinkState,
+}
+
+impl OpenedLink {
+    pub fn new(clinic_id: &str, secret: &str, state: LinkState) -> Self {
+        Self {
+            clinic_id: clinic_id.to_owned(),
+            secret: secret.to_owned(),
+            state,
+        }
+    }
+
+    /// Whether this link was opened as this decision (an open form), rather than refused.
+    pub fn is_valid(&self) -> bool {
+        !matches!(self.state, LinkState::Invalid)
+    }
+}
+
+/// The link's state: the guard's answer when it opened this very link in this request, else
+/// looked up now.
+pub async fn link_state(
+    state: &AppState,
+    clinic_id: &str,
+    secret: &str,
+    opened: Option<OpenedLink>,
+) -> Result<LinkState, AppError> {
+    match opened {
+        Some(o) if o.clinic_id == clinic_id && o.secret == secret => Ok(o.state),
+        _ => open_link(state, clinic_id, secret).await,
+    }
 }
 
 pub async fn open_link(
@@ -427,9 +466,11 @@ pub async fn open_link(
             return Ok(LinkState::Invalid);
         }
     }
-    let case = state.store.case(clinic_id, &adm.case_id).await?;
-    let registry = state.registry(clinic_id).await?;
-    match registry.form(&adm.instrument_id, &case.setting.words()) {
+    let setting = state.store.case_setting(clinic_id, &adm.case_id).await?;
+    match state
+        .form(clinic_id, &adm.instrument_id, &setting.words())
+        .await?
+    {
         Ok(form) => Ok(LinkState::Open {
             administration: adm,
             form,
@@ -477,8 +518,9 @@ pub async fn submit_link(
     clinic_id: &str,
     secret: &str,
     pairs: &[(String, String)],
+    opened: Option<OpenedLink>,
 ) -> Result<SubmitOutcome, AppError> {
-    let (adm, form) = match open_link(state, clinic_id, secret).await? {
+    let (adm, form) = match link_state(state, clinic_id, secret, opened).await? {
         LinkState::Open {
             administration,
             form,

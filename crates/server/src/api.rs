@@ -12,7 +12,7 @@ use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use axum_extra::extract::CookieJar;
 use bordin_core::care::{Modality, SessionStatus};
 use bordin_core::{Answers, Setting};
@@ -1029,8 +1029,10 @@ async fn correct_response(
 async fn get_link_form(
     State(state): State<AppState>,
     Path((clinic, secret)): Path<(String, String)>,
+    opened: Option<Extension<actions::OpenedLink>>,
 ) -> Result<Response, ApiError> {
-    match actions::open_link(&state, &clinic, &secret).await? {
+    let opened = opened.map(|Extension(o)| o);
+    match actions::link_state(&state, &clinic, &secret, opened).await? {
         actions::LinkState::Open { form, .. } => Ok(Json(
             serde_json::to_value(&form).map_err(|e| AppError::Internal(e.to_string()))?,
         )
@@ -1056,10 +1058,12 @@ async fn get_link_form(
 async fn submit_link(
     State(state): State<AppState>,
     Path((clinic, secret)): Path<(String, String)>,
+    opened: Option<Extension<actions::OpenedLink>>,
     Json(input): Json<AnswersInput>,
 ) -> Result<Response, ApiError> {
     let pairs: Vec<(String, String)> = input.answers.into_iter().collect();
-    outcome(actions::submit_link(&state, &clinic, &secret, &pairs).await?)
+    let opened = opened.map(|Extension(o)| o);
+    outcome(actions::submit_link(&state, &clinic, &secret, &pairs, opened).await?)
 }
 
 // ---------------------------------------------------------------------------------------------

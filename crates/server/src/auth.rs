@@ -37,6 +37,38 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
     argon2().is_ok_and(|a| a.verify_password(password.as_bytes(), &parsed).is_ok())
 }
 
+/// How many password hashes (argon2id: 19 MiB and tens of milliseconds of one core each) may run
+/// at once: half the machine's cores, at least one.
+///
+/// `spawn_blocking` alone keeps the hashing off the async workers but not off the CPU: its pool
+/// grows to 512 threads, so a burst of logins (or a password-guessing flood) would run as many
+/// hashes side by side, take every core from the workers that answer all other requests, and
+/// hold 19 MiB each. With this bound, excess logins wait their turn (cheaply, as futures) and the
+/// other half of the cores stays free for everything else. Measured in BENCHMARKS.md (load,
+/// logins) and RELIABILITY.md.
+pub fn hashing_slots() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().div_ceil(2))
+}
+
+fn hashing_permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| tokio::sync::Semaphore::new(hashing_slots()))
+}
+
+/// Runs password hashing or verification `work` on the blocking pool, at most
+/// [`hashing_slots`] at a time across the process.
+pub async fn hashing<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AppError> {
+    let _permit = hashing_permits()
+        .acquire()
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))
+}
+
 // ---------------------------------------------------------------------------------------------
 // Login sessions
 
@@ -210,16 +242,15 @@ pub async fn login(
     let candidates = state.store.users_by_email(email).await?;
     let password = password.to_owned();
     let hashes: Vec<String> = candidates.iter().map(|u| u.password_hash.clone()).collect();
-    // Argon2id is deliberately slow (tens of ms): keep it off the async workers.
-    let matched = tokio::task::spawn_blocking(move || {
+    // Argon2id is deliberately slow (tens of ms): keep it off the async workers, and bounded.
+    let matched = hashing(move || {
         if hashes.is_empty() {
             let _ = verify_password(&password, dummy_hash());
             return None;
         }
         hashes.iter().position(|h| verify_password(&password, h))
     })
-    .await
-    .map_err(|e| AppError::Internal(e.to_string()))?;
+    .await?;
     let user = match matched.map(|i| candidates[i].clone()) {
         Some(u) if u.active => u,
         _ => {

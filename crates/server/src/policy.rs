@@ -218,16 +218,24 @@ pub async fn client_link(
     state: &AppState,
     path: &str,
     params: &[(&str, &str)],
+    opened: &mut axum::http::Extensions,
 ) -> Result<bool, AppError> {
     let found = |name: &str| params.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
     let (Some(clinic), Some(secret)) = (found("clinic_id"), found("secret")) else {
         return Ok(false);
     };
     if !path.starts_with("/g/") {
-        return Ok(!matches!(
+        let link = crate::actions::OpenedLink::new(
+            clinic,
+            secret,
             crate::actions::open_link(state, clinic, secret).await?,
-            crate::actions::LinkState::Invalid
-        ));
+        );
+        let valid = link.is_valid();
+        // The handler reuses what was looked up here.
+        if valid {
+            opened.insert(link);
+        }
+        return Ok(valid);
     }
     let Some(scope) = crate::goals::open_client_link(state, clinic, secret).await? else {
         return Ok(false);

@@ -288,7 +288,7 @@ async fn enforce(
             }
             let params: Vec<(&str, &str)> = params.iter().collect();
             let path = parts.uri.path().to_owned();
-            match policy::client_link(&state, &path, &params).await {
+            match policy::client_link(&state, &path, &params, &mut parts.extensions).await {
                 Ok(true) => next.run(Request::from_parts(parts, body)).await,
                 Ok(false) => {
                     // Only failed look-ups count: a client with a real link is never slowed.

@@ -69,17 +69,47 @@ impl AppState {
     pub async fn registry(&self, clinic_id: &str) -> Result<Registry, AppError> {
         let mut reg = (*self.instruments).clone();
         for (id, toml) in self.store.text_packs(clinic_id).await? {
-            let pack = TextPack::from_toml(&format!("text pack for {id}"), &toml).map_err(|e| {
-                AppError::Internal(format!("stored text pack for {id} is unreadable: {e:?}"))
-            })?;
-            if let Err(e) = reg.install_pack(&id, pack) {
-                // An instrument whose version changed since the pack was installed: the pack no
-                // longer fits, and the form stays unavailable until a fitting pack is installed.
-                tracing::warn!(instrument = %id, error = %e, "stored text pack no longer fits its instrument");
-            }
+            install_stored_pack(&mut reg, &id, &toml)?;
         }
         Ok(reg)
     }
+
+    /// The form of one instrument for one clinic: what `registry(clinic_id)?.form(…)` gives,
+    /// reading only that instrument's pack (one row) and copying the registry only when the
+    /// clinic has a pack for it. Every client-link request asks for its form.
+    pub async fn form(
+        &self,
+        clinic_id: &str,
+        instrument_id: &str,
+        words: &bordin_core::setting::SettingWords,
+    ) -> Result<
+        Result<bordin_core::registry::Form, bordin_core::registry::NotAdministrable>,
+        AppError,
+    > {
+        Ok(
+            match self.store.text_pack(clinic_id, instrument_id).await? {
+                None => self.instruments.form(instrument_id, words),
+                Some(toml) => {
+                    let mut reg = (*self.instruments).clone();
+                    install_stored_pack(&mut reg, instrument_id, &toml)?;
+                    reg.form(instrument_id, words)
+                }
+            },
+        )
+    }
+}
+
+/// Installs a clinic's stored pack into `reg`; a pack that no longer fits is left out (logged).
+fn install_stored_pack(reg: &mut Registry, id: &str, toml: &str) -> Result<(), AppError> {
+    let pack = TextPack::from_toml(&format!("text pack for {id}"), toml).map_err(|e| {
+        AppError::Internal(format!("stored text pack for {id} is unreadable: {e:?}"))
+    })?;
+    if let Err(e) = reg.install_pack(id, pack) {
+        // An instrument whose version changed since the pack was installed: the pack no
+        // longer fits, and the form stays unavailable until a fitting pack is installed.
+        tracing::warn!(instrument = %id, error = %e, "stored text pack no longer fits its instrument");
+    }
+    Ok(())
 }
 
 /// Milliseconds since the Unix epoch (the clock lives at the edge, never in the core).

@@ -107,7 +107,7 @@ impl Store {
             .bind(code)
             .bind(display_name)
             .bind(at)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(ClientRow {
             client_id: id,
@@ -179,7 +179,7 @@ impl Store {
             .bind(clinic_id)
             .bind(case_id)
             .bind(client_id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -197,7 +197,7 @@ impl Store {
             .bind(case_id)
             .bind(user_id)
             .bind(role.as_str())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -216,7 +216,7 @@ impl Store {
         .bind(case_id)
         .bind(status.as_str())
         .bind(closed_on)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound { what: "case" });
@@ -265,24 +265,63 @@ impl Store {
         Ok(r.is_some())
     }
 
+    /// The setting of one case (the words its forms use), by primary key.
+    pub async fn case_setting(&self, clinic_id: &str, case_id: &str) -> Result<Setting> {
+        let r = sqlx::query("SELECT setting FROM cases WHERE clinic_id = $1 AND case_id = $2")
+            .bind(clinic_id)
+            .bind(case_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound { what: "case" })?;
+        parse(
+            "setting",
+            &r.try_get::<String, _>("setting")?,
+            Setting::parse,
+        )
+    }
+
+    /// One case with its clients and clinicians. Reads only that case's rows (by the primary
+    /// keys' `(clinic_id, case_id)` prefix): every client-link submission asks for its case, so
+    /// this must not grow with the clinic (reading the whole clinic's cases here cost three
+    /// full-clinic scans per request; see BENCHMARKS.md, load).
     pub async fn case(&self, clinic_id: &str, case_id: &str) -> Result<CaseRow> {
-        let mut cases = self.cases_by_ids(clinic_id, &[case_id.to_owned()]).await?;
+        let mut cases = self
+            .case_rows(clinic_id, &[case_id.to_owned()], true)
+            .await?;
         cases.pop().ok_or(StoreError::NotFound { what: "case" })
     }
 
     /// Cases with their clients and clinicians, in the order of `ids` (unknown ids are skipped).
     pub async fn cases_by_ids(&self, clinic_id: &str, ids: &[String]) -> Result<Vec<CaseRow>> {
+        self.case_rows(clinic_id, ids, false).await
+    }
+
+    /// `cases_by_ids`; with `one`, `ids` holds one case and the SQL reads only its rows.
+    async fn case_rows(&self, clinic_id: &str, ids: &[String], one: bool) -> Result<Vec<CaseRow>> {
         // Whole-clinic reads are small (one clinic's cases); filtering in memory keeps the SQL
-        // portable without building IN lists.
+        // portable without building IN lists. A single case is filtered in SQL.
+        let only = |alias: &str| {
+            if one {
+                format!(" AND {alias}case_id = $2")
+            } else {
+                String::new()
+            }
+        };
+        let one_id = ids.first().filter(|_| one);
         let wanted: HashMap<&str, usize> = ids
             .iter()
             .enumerate()
             .map(|(i, id)| (id.as_str(), i))
             .collect();
-        let rows = sqlx::query("SELECT case_id, title, setting, status, opened_on, closed_on FROM cases WHERE clinic_id = $1")
-            .bind(clinic_id)
-            .fetch_all(&self.pool)
-            .await?;
+        let sql = format!(
+            "SELECT case_id, title, setting, status, opened_on, closed_on FROM cases WHERE clinic_id = $1{}",
+            only("")
+        );
+        let mut q = sqlx::query(&sql).bind(clinic_id);
+        if let Some(id) = one_id {
+            q = q.bind(id);
+        }
+        let rows = q.fetch_all(&self.pool).await?;
         let mut out: Vec<(usize, CaseRow)> = Vec::new();
         for r in &rows {
             let id: String = r.try_get("case_id")?;
@@ -311,18 +350,27 @@ impl Store {
                 },
             ));
         }
-        let clients = sqlx::query(
-            "SELECT cc.case_id, c.client_id, c.code, c.display_name FROM case_clients cc JOIN clients c ON c.clinic_id = cc.clinic_id AND c.client_id = cc.client_id WHERE cc.clinic_id = $1 ORDER BY c.code",
-        )
-        .bind(clinic_id)
-        .fetch_all(&self.pool)
-        .await?;
-        let clinicians = sqlx::query(
-            "SELECT cc.case_id, u.user_id, u.display_name, cc.role FROM case_clinicians cc JOIN users u ON u.clinic_id = cc.clinic_id AND u.user_id = cc.user_id WHERE cc.clinic_id = $1 ORDER BY cc.role DESC, u.display_name",
-        )
-        .bind(clinic_id)
-        .fetch_all(&self.pool)
-        .await?;
+        if out.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT cc.case_id, c.client_id, c.code, c.display_name FROM case_clients cc JOIN clients c ON c.clinic_id = cc.clinic_id AND c.client_id = cc.client_id WHERE cc.clinic_id = $1{} ORDER BY c.code",
+            only("cc.")
+        );
+        let mut q = sqlx::query(&sql).bind(clinic_id);
+        if let Some(id) = one_id {
+            q = q.bind(id);
+        }
+        let clients = q.fetch_all(&self.pool).await?;
+        let sql = format!(
+            "SELECT cc.case_id, u.user_id, u.display_name, cc.role FROM case_clinicians cc JOIN users u ON u.clinic_id = cc.clinic_id AND u.user_id = cc.user_id WHERE cc.clinic_id = $1{} ORDER BY cc.role DESC, u.display_name",
+            only("cc.")
+        );
+        let mut q = sqlx::query(&sql).bind(clinic_id);
+        if let Some(id) = one_id {
+            q = q.bind(id);
+        }
+        let clinicians = q.fetch_all(&self.pool).await?;
         let index: HashMap<String, usize> = out
             .iter()
             .enumerate()

@@ -65,7 +65,7 @@ impl Store {
         .bind(name)
         .bind(setting.as_str())
         .bind(at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(ClinicRow {
             clinic_id: id,
@@ -125,7 +125,7 @@ impl Store {
         .bind(role.as_str())
         .bind(password_hash)
         .bind(at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(UserRow {
             clinic_id: clinic_id.to_owned(),
@@ -181,7 +181,7 @@ impl Store {
             .bind(clinic_id)
             .bind(supervisor_id)
             .bind(clinician_id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -211,7 +211,7 @@ impl Store {
         .bind(s.created_at)
         .bind(s.last_seen_at)
         .bind(s.expires_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -253,7 +253,7 @@ impl Store {
         .bind(clinic_id)
         .bind(session_hash)
         .bind(at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -262,7 +262,7 @@ impl Store {
         sqlx::query("DELETE FROM auth_sessions WHERE clinic_id = $1 AND session_hash = $2")
             .bind(clinic_id)
             .bind(session_hash)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }

@@ -83,7 +83,7 @@ impl Store {
         .bind(user_id)
         .bind(step)
         .bind(at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?
         .rows_affected();
         Ok(n == 1)
@@ -94,7 +94,7 @@ impl Store {
         sqlx::query("DELETE FROM user_totp WHERE clinic_id = $1 AND user_id = $2")
             .bind(clinic_id)
             .bind(user_id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }

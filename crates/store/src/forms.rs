@@ -180,7 +180,7 @@ impl Store {
         .bind(new.expires_at)
         .bind(new.created_by)
         .bind(at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         self.administration(clinic_id, &id).await
     }
@@ -533,6 +533,18 @@ impl Store {
     }
 
     /// The clinic's text packs: (instrument id, TOML).
+    /// The clinic's text pack for one instrument, if it installed one (one row by primary key).
+    pub async fn text_pack(&self, clinic_id: &str, instrument_id: &str) -> Result<Option<String>> {
+        let r =
+            sqlx::query("SELECT pack FROM text_packs WHERE clinic_id = $1 AND instrument_id = $2")
+                .bind(clinic_id)
+                .bind(instrument_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        r.map(|r| r.try_get("pack").map_err(StoreError::from))
+            .transpose()
+    }
+
     pub async fn text_packs(&self, clinic_id: &str) -> Result<Vec<(String, String)>> {
         let rows = sqlx::query("SELECT instrument_id, pack FROM text_packs WHERE clinic_id = $1 ORDER BY instrument_id").bind(clinic_id).fetch_all(&self.pool).await?;
         rows.iter()

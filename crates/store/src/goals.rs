@@ -1362,7 +1362,7 @@ impl Store {
         )
         .bind(clinic_id)
         .bind(token_hash)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?
         .rows_affected();
         Ok(n > 0)

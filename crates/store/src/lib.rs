@@ -90,7 +90,12 @@ pub enum Backend {
 /// The handle to Bordin's database; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {
+    /// Reads (and, on PostgreSQL, writes).
     pool: AnyPool,
+    /// Writes. On SQLite a pool of one connection of its own, so Bordin's writers queue here,
+    /// in order and without sleeping, for the database's single write lock (see
+    /// [`Store::write_tx`]); on PostgreSQL the same pool as `pool`.
+    writer: AnyPool,
     backend: Backend,
 }
 
@@ -122,26 +127,37 @@ impl Store {
             return Err(StoreError::UnsupportedUrl(redact(url)));
         };
         let options = AnyConnectOptions::from_str(&url)?;
-        let pool = match backend {
-            Backend::Sqlite => {
-                AnyPoolOptions::new()
-                    .max_connections(SQLITE_CONNECTIONS)
-                    .acquire_timeout(Duration::from_secs(30))
-                    .after_connect(|conn, _meta| {
-                        Box::pin(async move {
-                            // WAL lets readers proceed during a write; FULL syncs the WAL on every
-                            // commit so an acknowledged submission survives power loss, not just a
-                            // crash (shared/reference/security.md). busy_timeout queues writers.
-                            conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 15000;")
-                                .await?;
-                            Ok(())
-                        })
+        let sqlite_pool = |connections: u32| {
+            AnyPoolOptions::new()
+                .max_connections(connections)
+                .acquire_timeout(Duration::from_secs(30))
+                .after_connect(|conn, _meta| {
+                    Box::pin(async move {
+                        // WAL lets readers proceed during a write; FULL syncs the WAL on every
+                        // commit so an acknowledged submission survives power loss, not just a
+                        // crash (shared/reference/security.md). busy_timeout queues writers
+                        // from other processes (the CLI) and Bordin's few autocommit writes.
+                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 15000;")
+                            .await?;
+                        Ok(())
                     })
-                    .connect_with(options)
-                    .await?
+                })
+        };
+        let (pool, writer) = match backend {
+            Backend::Sqlite => {
+                let pool = sqlite_pool(SQLITE_CONNECTIONS)
+                    .connect_with(options.clone())
+                    .await?;
+                // One writer connection: SQLite runs one write transaction at a time anyway.
+                // With several connections, the ones that lose the race for the write lock wait
+                // in SQLite's busy handler, which sleeps 1, 2, 5 … 100 ms between tries and so
+                // wakes late after the lock is free; queueing for this connection instead hands
+                // the lock over as soon as a commit returns (BENCHMARKS.md, load).
+                let writer = sqlite_pool(1).connect_with(options).await?;
+                (pool, writer)
             }
             Backend::Postgres => {
-                AnyPoolOptions::new()
+                let pool = AnyPoolOptions::new()
                     .max_connections(POSTGRES_CONNECTIONS)
                     .acquire_timeout(Duration::from_secs(30))
                     .after_connect(|conn, _meta| {
@@ -165,27 +181,34 @@ impl Store {
                             redact(&url)
                         )),
                         e => StoreError::Database(e),
-                    })?
+                    })?;
+                (pool.clone(), pool)
             }
         };
-        let store = Self { pool, backend };
+        let store = Self {
+            pool,
+            writer,
+            backend,
+        };
         match backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&store.pool).await?,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&store.pool).await?,
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&store.writer).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&store.writer).await?,
         }
         Ok(store)
     }
 
-    /// Begins a transaction that will write. On SQLite it takes the write lock at once
-    /// (`BEGIN IMMEDIATE`), so concurrent writers queue on `busy_timeout` instead of failing
-    /// when a read inside the transaction is followed by a write. On PostgreSQL it is a plain
+    /// Begins a transaction that will write. On SQLite it runs on the one writer connection
+    /// (concurrent writers queue for it) and takes the write lock at once (`BEGIN IMMEDIATE`),
+    /// so a read inside the transaction followed by a write cannot fail on lock upgrade, and
+    /// another process's writer is waited for by `busy_timeout`. Never begin a second write
+    /// transaction while holding one: on SQLite it would wait for the first. On PostgreSQL it is a plain
     /// READ COMMITTED transaction: writers run in parallel, and each read-then-write that must
     /// not interleave takes a row lock first (`lock_case`, `UPDATE ... WHERE` re-checked after
     /// the lock) or relies on a unique constraint.
     pub(crate) async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
         Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.writer.begin().await?,
         })
     }
 
@@ -196,6 +219,7 @@ impl Store {
     /// Closes the pool, waiting for connections to finish.
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 
     /// A cheap query proving the database answers (for `/healthz`).
@@ -209,7 +233,10 @@ impl Store {
     /// response); nothing in Bordin calls it, and it bypasses every invariant of this crate.
     #[doc(hidden)]
     pub async fn execute_raw_for_tests(&self, sql: &str) -> Result<u64> {
-        Ok(sqlx::query(sql).execute(&self.pool).await?.rows_affected())
+        Ok(sqlx::query(sql)
+            .execute(&self.writer)
+            .await?
+            .rows_affected())
     }
 }
 

@@ -92,9 +92,7 @@ pub async fn change_password(
 ) -> Result<Response, AppError> {
     user.check_csrf(&input.csrf)?;
     let (current, hash) = (input.current.clone(), user.user.password_hash.clone());
-    let matches = tokio::task::spawn_blocking(move || auth::verify_password(&current, &hash))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let matches = auth::hashing(move || auth::verify_password(&current, &hash)).await?;
     if !matches {
         return refuse(
             &state,
@@ -110,9 +108,8 @@ pub async fn change_password(
         return refuse(&state, &user, &format!("new password: {p}.")).await;
     }
     let new = input.new.clone();
-    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&new))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?
+    let hash = auth::hashing(move || auth::hash_password(&new))
+        .await?
         .map_err(|e| AppError::Internal(e.to_string()))?;
     state
         .store
@@ -264,9 +261,7 @@ pub async fn totp_off(
 ) -> Result<Response, AppError> {
     user.check_csrf(&input.csrf)?;
     let (pw, hash) = (input.password.clone(), user.user.password_hash.clone());
-    let matches = tokio::task::spawn_blocking(move || auth::verify_password(&pw, &hash))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let matches = auth::hashing(move || auth::verify_password(&pw, &hash)).await?;
     if !matches {
         return Ok((
             StatusCode::UNPROCESSABLE_ENTITY,

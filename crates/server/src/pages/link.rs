@@ -3,6 +3,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use axum::Form as PostForm;
 use maud::html;
 
@@ -67,26 +68,32 @@ fn form_page(
 pub async fn show(
     State(state): State<AppState>,
     Path((clinic, token)): Path<(String, String)>,
+    opened: Option<Extension<actions::OpenedLink>>,
 ) -> Result<Response, AppError> {
-    Ok(match actions::open_link(&state, &clinic, &token).await? {
-        LinkState::Open { form, .. } => form_page(
-            &form,
-            &format!("/f/{clinic}/{token}"),
-            &Entered::default(),
-            StatusCode::OK,
-        ),
-        LinkState::Completed => thanks(true),
-        LinkState::Invalid => invalid_link(),
-    })
+    let opened = opened.map(|Extension(o)| o);
+    Ok(
+        match actions::link_state(&state, &clinic, &token, opened).await? {
+            LinkState::Open { form, .. } => form_page(
+                &form,
+                &format!("/f/{clinic}/{token}"),
+                &Entered::default(),
+                StatusCode::OK,
+            ),
+            LinkState::Completed => thanks(true),
+            LinkState::Invalid => invalid_link(),
+        },
+    )
 }
 
 pub async fn submit(
     State(state): State<AppState>,
     Path((clinic, token)): Path<(String, String)>,
+    opened: Option<Extension<actions::OpenedLink>>,
     PostForm(pairs): PostForm<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
+    let opened = opened.map(|Extension(o)| o);
     Ok(
-        match actions::submit_link(&state, &clinic, &token, &pairs).await? {
+        match actions::submit_link(&state, &clinic, &token, &pairs, opened).await? {
             SubmitOutcome::Stored { .. } => thanks(false),
             SubmitOutcome::AlreadyStored { .. } => thanks(true),
             SubmitOutcome::Invalid { form, errors } => form_page(
