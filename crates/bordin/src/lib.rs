@@ -5,4 +5,5 @@ pub mod demo;
 pub mod gas;
 pub mod instruments;
 pub mod monitor;
+pub mod ops;
 pub mod score;

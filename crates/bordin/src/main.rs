@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use bordin::instruments::{load_registry, read_text_pack};
+use bordin::ops::{pick_clinic, ClientCommand, TokenCommand};
 use bordin_core::care::Role;
 use bordin_core::{Instrument, Registry, Setting};
 use bordin_server::{AppState, Config};
@@ -20,11 +21,18 @@ use clap::{Parser, Subcommand, ValueEnum};
     about = "Measure, monitor and repair the working alliance."
 )]
 struct Cli {
-    /// Log as JSON lines instead of text.
-    #[arg(long, global = true, env = "BORDIN_LOG_JSON")]
-    log_json: bool,
+    /// Log format: `text` for people, `json` (one object per line) for log collectors.
+    /// `bordin serve` also reads it from its configuration (`log_format`, BORDIN_LOG_FORMAT).
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormatArg>,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormatArg {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -95,27 +103,108 @@ enum Command {
         #[command(subcommand)]
         command: ClinicCommand,
     },
+    /// API tokens for integrations: create (shown once), list, revoke.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Export or erase everything held on one client (GDPR art. 15/20 and 17).
+    Client {
+        #[command(subcommand)]
+        command: ClientCommand,
+    },
+    /// Copy a SQLite database while the server runs, and check the copy (PostgreSQL: pg_dump).
+    Backup {
+        #[arg(long, env = "BORDIN_DB", default_value = "sqlite://bordin.db")]
+        db: String,
+        /// The backup file to write (must not exist yet).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a backup file into a SQLite database (stop the server first).
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
+        #[arg(long, env = "BORDIN_DB", default_value = "sqlite://bordin.db")]
+        db: String,
+        /// Replace a database that already holds data.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Check a configuration file, or print the defaults.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
 }
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate a configuration file: every problem named with its key.
+    Check { file: PathBuf },
+    /// Print every key with its default and its environment variable.
+    Defaults,
+}
+
+/// (`TokenCommand` and `ClientCommand` live in `bordin::ops` with their implementation.)
 
 #[derive(clap::Args)]
 struct ServeArgs {
-    /// Database URL.
-    #[arg(long, env = "BORDIN_DB", default_value = "sqlite://bordin.db")]
-    db: String,
-    #[arg(long, env = "BORDIN_LISTEN", default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
-    /// Folder of extra instrument files (`*.toml`).
-    #[arg(long, env = "BORDIN_INSTRUMENTS")]
+    /// Configuration file (TOML); see docs/bordin.example.toml.
+    #[arg(long, env = "BORDIN_CONFIG")]
+    config: Option<PathBuf>,
+    /// Database URL (key `db`).
+    #[arg(long)]
+    db: Option<String>,
+    /// Address to listen on (key `listen`).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Folder of extra instrument files (key `instruments`).
+    #[arg(long)]
     instruments: Option<PathBuf>,
-    /// Base URL for client links, e.g. https://bordin.example.org
-    #[arg(long, env = "BORDIN_PUBLIC_URL")]
+    /// Base URL for client links, e.g. https://bordin.example.org (key `public_url`).
+    #[arg(long)]
     public_url: Option<String>,
-    /// Mark cookies Secure (when served over HTTPS).
-    #[arg(long, env = "BORDIN_SECURE_COOKIES")]
+    /// Mark cookies Secure, when served over HTTPS (key `secure_cookies`).
+    #[arg(long)]
     secure_cookies: bool,
-    /// How long a client link stays valid, in hours.
-    #[arg(long, env = "BORDIN_LINK_TTL_HOURS", default_value_t = 168)]
-    link_ttl_hours: i64,
+    /// How long a client link stays valid, in hours (key `link_ttl_hours`).
+    #[arg(long)]
+    link_ttl_hours: Option<i64>,
+}
+
+impl ServeArgs {
+    /// The configuration: defaults < file < environment < these flags, validated.
+    fn load(&self) -> Result<Config> {
+        let mut loader = bordin_server::config::Loader::new().env(std::env::vars());
+        if let Some(path) = &self.config {
+            let text = std::fs::read_to_string(path).with_context(|| {
+                format!("cannot read the configuration file {}", path.display())
+            })?;
+            loader = loader.file(path, text);
+        }
+        let s = |v: Option<String>| v.map_or(serde_json::Value::Null, serde_json::Value::from);
+        loader = loader
+            .flag("db", "--db", s(self.db.clone()))
+            .flag("listen", "--listen", s(self.listen.map(|a| a.to_string())))
+            .flag(
+                "instruments",
+                "--instruments",
+                s(self.instruments.as_ref().map(|p| p.display().to_string())),
+            )
+            .flag("public_url", "--public-url", s(self.public_url.clone()))
+            .flag(
+                "link_ttl_hours",
+                "--link-ttl-hours",
+                self.link_ttl_hours
+                    .map_or(serde_json::Value::Null, serde_json::Value::from),
+            );
+        if self.secure_cookies {
+            loader = loader.flag("secure_cookies", "--secure-cookies", true);
+        }
+        Ok(loader.load()?.normalised())
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -181,14 +270,44 @@ enum ClinicCommand {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_json);
-    match run(cli.command) {
+    // `serve` takes its log format from its configuration (file, environment, flag); the
+    // other commands from the flag or BORDIN_LOG_FORMAT.
+    let flag_json = match cli.log_format {
+        Some(LogFormatArg::Json) => Some(true),
+        Some(LogFormatArg::Text) => Some(false),
+        None => None,
+    };
+    let result = match cli.command {
+        Command::Serve(args) => match args.load() {
+            Ok(config) => {
+                let json = flag_json
+                    .unwrap_or(config.log_format == bordin_server::config::LogFormat::Json);
+                init_logging(json);
+                serve_command(args, config)
+            }
+            Err(e) => Err(e),
+        },
+        command => {
+            let env_json = std::env::var("BORDIN_LOG_FORMAT")
+                .is_ok_and(|v| v.trim().eq_ignore_ascii_case("json"));
+            init_logging(flag_json.unwrap_or(env_json));
+            run(command)
+        }
+    };
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+fn serve_command(args: ServeArgs, config: Config) -> Result<std::process::ExitCode> {
+    let registry = load_registry(config.instruments_dir.as_deref())?;
+    drop(args);
+    runtime()?.block_on(serve(config, registry, None))?;
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 fn init_logging(json: bool) {
@@ -215,21 +334,8 @@ fn run(command: Command) -> Result<std::process::ExitCode> {
     use std::process::ExitCode;
     match command {
         Command::Serve(args) => {
-            let registry = load_registry(args.instruments.as_deref())?;
-            let config = Config {
-                listen: args.listen,
-                database_url: args.db,
-                instruments_dir: args.instruments,
-                public_url: args.public_url.map(|u| u.trim_end_matches('/').to_owned()),
-                secure_cookies: args.secure_cookies,
-                link_ttl_hours: args.link_ttl_hours,
-                ..Config::default()
-            };
-            if config.link_ttl_hours < 1 {
-                bail!("--link-ttl-hours must be at least 1");
-            }
-            runtime()?.block_on(serve(config, registry, None))?;
-            Ok(ExitCode::SUCCESS)
+            let config = args.load()?;
+            serve_command(args, config)
         }
         Command::Demo {
             seed,
@@ -283,6 +389,19 @@ fn run(command: Command) -> Result<std::process::ExitCode> {
         Command::Clinic { command } => runtime()?
             .block_on(clinic(command))
             .map(|()| ExitCode::SUCCESS),
+        Command::Token { command } => runtime()?.block_on(bordin::ops::token(command)),
+        Command::Client { command } => runtime()?.block_on(bordin::ops::client(command)),
+        Command::Backup { db, out } => runtime()?.block_on(bordin::ops::backup(&db, &out)),
+        Command::Restore { from, db, force } => {
+            runtime()?.block_on(bordin::ops::restore(&from, &db, force))
+        }
+        Command::Config { command } => match command {
+            ConfigCommand::Check { file } => bordin::ops::config_check(&file),
+            ConfigCommand::Defaults => {
+                print!("{}", Config::defaults_text());
+                Ok(ExitCode::SUCCESS)
+            }
+        },
     }
 }
 
@@ -490,29 +609,6 @@ fn instruments(command: InstrumentsCommand) -> Result<std::process::ExitCode> {
             })?;
             Ok(ExitCode::SUCCESS)
         }
-    }
-}
-
-async fn pick_clinic(store: &Store, clinic: Option<String>) -> Result<String> {
-    if let Some(c) = clinic {
-        return Ok(store
-            .clinic(&c)
-            .await
-            .with_context(|| format!("no clinic '{c}'"))?
-            .clinic_id);
-    }
-    let clinics = store.clinics().await?;
-    match clinics.as_slice() {
-        [only] => Ok(only.clinic_id.clone()),
-        [] => bail!("the database has no clinic yet: create one with `bordin clinic create`"),
-        many => bail!(
-            "the database holds {} clinics: name one with --clinic ({})",
-            many.len(),
-            many.iter()
-                .map(|c| format!("{} = {}", c.clinic_id, c.name))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
     }
 }
 

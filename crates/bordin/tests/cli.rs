@@ -420,3 +420,200 @@ fn gas_header_errors_stop_with_the_column_named() {
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("cannot open"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Operations: backup and restore, tokens, configuration check, a client's export and erasure.
+
+/// Runs bordin with extra environment variables and no standard input.
+fn bordin_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bordin"));
+    cmd.args(args).stdin(Stdio::null());
+    for v in [
+        "BORDIN_INSTRUMENTS",
+        "BORDIN_DB",
+        "BORDIN_CONFIG",
+        "BORDIN_LOG_FORMAT",
+    ] {
+        cmd.env_remove(v);
+    }
+    cmd.envs(env.iter().copied());
+    cmd.output().expect("the bordin binary runs")
+}
+
+#[test]
+fn backup_restore_token_and_erasure_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("live.db").display());
+    let out = bordin_env(
+        &[
+            "clinic",
+            "create",
+            "--name",
+            "Riverside",
+            "--admin-email",
+            "ada@example.org",
+            "--admin-name",
+            "Ada",
+            "--db",
+            &db,
+        ],
+        &[("BORDIN_PASSWORD", "a long passphrase")],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    // A token: printed once, listed by its prefix.
+    let out = bordin_env(
+        &[
+            "token",
+            "create",
+            "--user",
+            "ada@example.org",
+            "--scope",
+            "read",
+            "--label",
+            "EHR",
+            "--db",
+            &db,
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let token = text(&out.stdout).trim().to_owned();
+    assert!(token.starts_with("bdn_"), "{token}");
+    let out = bordin_env(&["token", "list", "--db", &db], &[]);
+    let list = text(&out.stdout);
+    assert!(list.contains("EHR") && list.contains("active"), "{list}");
+    assert!(!list.contains(&token), "the token itself is never listed");
+
+    // Backup, then restore elsewhere; a second restore over data is refused without --force.
+    let backup = dir.path().join("backup.db");
+    let out = bordin_env(
+        &["backup", "--db", &db, "--out", backup.to_str().unwrap()],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("integrity_check: ok"),
+        "{}",
+        text(&out.stdout)
+    );
+    let restored = format!("sqlite://{}", dir.path().join("restored.db").display());
+    let out = bordin_env(
+        &[
+            "restore",
+            "--from",
+            backup.to_str().unwrap(),
+            "--db",
+            &restored,
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("clinics: 1"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = bordin_env(
+        &[
+            "restore",
+            "--from",
+            backup.to_str().unwrap(),
+            "--db",
+            &restored,
+        ],
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("--force"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = bordin_env(
+        &[
+            "restore",
+            "--from",
+            backup.to_str().unwrap(),
+            "--db",
+            &restored,
+            "--force",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // The restored database knows the token's user: the token list is the same.
+    let out = bordin_env(&["token", "list", "--db", &restored], &[]);
+    assert!(text(&out.stdout).contains("EHR"));
+
+    // PostgreSQL: the command says what to use instead of pretending.
+    let out = bordin_env(
+        &[
+            "backup",
+            "--db",
+            "postgres://bordin@localhost/bordin",
+            "--out",
+            "x.dump",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("pg_dump"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // Unknown client: a clear error.
+    let out = bordin_env(&["client", "export", "--code", "NOPE", "--db", &db], &[]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("no client with code 'NOPE'"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn config_check_names_the_key_and_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.toml");
+    std::fs::write(
+        &good,
+        "listen = \"127.0.0.1:9999\"\nlog_format = \"json\"\n",
+    )
+    .unwrap();
+    let out = bordin_env(&["config", "check", good.to_str().unwrap()], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "link_ttl_hours = 0\nmetrix = \"off\"\n").unwrap();
+    let out = bordin_env(&["config", "check", bad.to_str().unwrap()], &[]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("metrix") && err.contains("unknown key"),
+        "{err}"
+    );
+
+    let typed = dir.path().join("typed.toml");
+    std::fs::write(&typed, "link_ttl_hours = 0\n").unwrap();
+    let out = bordin_env(&["config", "check", typed.to_str().unwrap()], &[]);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("link_ttl_hours") && err.contains("at least 1"),
+        "{err}"
+    );
+
+    // `serve` stops before listening on a bad value from the environment, naming the variable.
+    let out = bordin_env(
+        &["serve", "--config", good.to_str().unwrap()],
+        &[("BORDIN_SECURE_COOKIES", "perhaps")],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("BORDIN_SECURE_COOKIES"),
+        "{}",
+        text(&out.stderr)
+    );
+}

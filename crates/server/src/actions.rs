@@ -450,6 +450,7 @@ pub async fn submit_link(
         .await?;
     Ok(match submitted {
         Submitted::Stored { response_id } => {
+            state.metrics.form_submitted("link");
             crate::monitor::after_change(state, clinic_id, &adm.case_id).await;
             SubmitOutcome::Stored { response_id }
         }
@@ -514,6 +515,7 @@ pub async fn submit_clinician(
             },
         )
         .await?;
+    state.metrics.form_submitted("clinician");
     crate::monitor::after_change(state, access.clinic_id(), access.case_id()).await;
     Ok(SubmitOutcome::Stored {
         response_id: submitted.response_id().to_owned(),

@@ -19,6 +19,9 @@ pub enum AppError {
     NotFound,
     #[error("the form's security token did not match; reload the page and try again")]
     Csrf,
+    /// Known, but not allowed in this way (e.g. a read-only API token asked to write).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     BadRequest(String),
     #[error("{0}")]
@@ -34,7 +37,7 @@ impl AppError {
         match self {
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::Csrf => StatusCode::FORBIDDEN,
+            Self::Csrf | Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Store(StoreError::NotFound { .. }) => StatusCode::NOT_FOUND,
@@ -84,7 +87,7 @@ impl<E: Into<AppError>> From<E> for ApiError {
 /// Error body of every JSON endpoint.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
-    /// Machine-readable kind: `unauthenticated`, `not_found`, `csrf`, `bad_request`, `conflict`, `invalid_answers`, `internal`.
+    /// Machine-readable kind: `unauthenticated`, `not_found`, `csrf`, `forbidden`, `bad_request`, `conflict`, `invalid_answers`, `internal`.
     pub error: String,
     /// What went wrong, in words.
     pub message: String,
@@ -107,6 +110,7 @@ impl IntoResponse for ApiError {
             AppError::Unauthenticated => "unauthenticated",
             AppError::NotFound => "not_found",
             AppError::Csrf => "csrf",
+            AppError::Forbidden(_) => "forbidden",
             AppError::BadRequest(_) => "bad_request",
             AppError::Conflict(_) => "conflict",
             AppError::Store(StoreError::NotFound { .. }) => "not_found",

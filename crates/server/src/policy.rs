@@ -127,3 +127,46 @@ pub fn require_admin(user: &CurrentUser) -> Result<(), AppError> {
         Err(AppError::NotFound)
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// API tokens
+//
+// A token acts with the rights of the user it was issued for: every rule above applies to it
+// unchanged (`case`, `caseload`, `require_admin` see that user), so a token can never reach more
+// than its user could, and deactivating the user stops the token. Its scope narrows further:
+// `read` allows safe methods only, `write` also state-changing ones. A token is bound to its
+// clinic (the clinic id is part of the token and of every lookup). Managing tokens and erasing
+// or exporting a person's data need a person at a login session: no token can do them, so a
+// leaked token cannot mint others or remove records.
+
+/// GET, HEAD and OPTIONS change nothing.
+pub fn is_safe_method(method: &axum::http::Method) -> bool {
+    use axum::http::Method;
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Whether a token of this scope may make a request with this method.
+pub fn token_may(
+    scope: bordin_store::TokenScope,
+    method: &axum::http::Method,
+) -> Result<(), AppError> {
+    match scope {
+        bordin_store::TokenScope::Write => Ok(()),
+        bordin_store::TokenScope::Read if is_safe_method(method) => Ok(()),
+        bordin_store::TokenScope::Read => Err(AppError::Forbidden(
+            "this API token has the read scope: it may only read (GET)".into(),
+        )),
+    }
+}
+
+/// An admin at a login session (not an API token): for managing tokens and for a person's
+/// export and erasure.
+pub fn require_admin_in_person(user: &CurrentUser) -> Result<(), AppError> {
+    require_admin(user)?;
+    match user.via {
+        crate::auth::Credential::Session => Ok(()),
+        crate::auth::Credential::Token { .. } => Err(AppError::Forbidden(
+            "API tokens cannot manage tokens or export or erase a person's data; log in as an admin".into(),
+        )),
+    }
+}

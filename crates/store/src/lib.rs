@@ -11,11 +11,14 @@
 //! - responses are never updated or deleted (the schema refuses it); corrections are new rows;
 //! - SQLite runs in WAL mode with `synchronous=FULL`: a commit that returned survives power loss.
 
+pub mod backup;
 mod caseload;
 mod clinic;
 mod forms;
 mod goals;
 mod monitoring;
+mod privacy;
+mod tokens;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -34,6 +37,8 @@ pub use goals::{
     LogEntry, TaskReportRow, TaskRow, UpdateOutcome,
 };
 pub use monitoring::{AlertEvent, AlertRow, CaseSeries, NewAlert, SubjectSeries, THERAPIST};
+pub use privacy::{person_tables, ErasureReport, ErasureRow, KEPT_TABLES};
+pub use tokens::{ApiTokenRow, NewApiToken, TokenScope};
 
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +55,9 @@ pub enum StoreError {
     Conflict(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A backup or restore that cannot be done as asked (the message says why and what to do).
+    #[error("{0}")]
+    Backup(String),
 }
 
 impl StoreError {

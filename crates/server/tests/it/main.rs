@@ -22,4 +22,5 @@ mod goals;
 mod links;
 mod login;
 mod monitoring;
+mod ops;
 mod scoring;

@@ -47,6 +47,11 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Config::default()).await
+}
+
+/// [`spawn_app`] with a configuration of the test's own (e.g. `/metrics` access).
+pub async fn spawn_app_with(config: Config) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("bordin.db").display());
     let store = Store::connect(&url).await.expect("store opens");
@@ -110,7 +115,7 @@ pub async fn spawn_app() -> TestApp {
         .await
         .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let state = AppState::new(store.clone(), registry.clone(), Config::default());
+    let state = AppState::new(store.clone(), registry.clone(), config);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
         let _ = bordin_server::serve(listener, state, async move {

@@ -9,10 +9,12 @@
 
 mod support;
 
+mod backup;
 mod caseload;
 mod clinic;
 mod connect;
 mod goals;
 mod isolation;
+mod privacy;
 mod responses;
 mod text_packs;
