@@ -232,9 +232,22 @@ pub async fn erase_client(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
     Path(client_id): Path<String>,
-    Json(input): Json<ErasureInput>,
+    body: axum::body::Bytes,
 ) -> Result<Json<ErasureResult>, ApiError> {
     policy::require_admin_in_person(&user)?;
+    // The client is looked up before the body is read, so that another clinic's id answers
+    // "not found" whatever the body holds.
+    crate::privacy::client_id(
+        &state.store,
+        user.clinic_id(),
+        crate::privacy::Who::Id(&client_id),
+    )
+    .await?;
+    let input: ErasureInput = serde_json::from_slice(&body).map_err(|e| {
+        AppError::BadRequest(format!(
+            "the body must be JSON with reason and confirm_code: {e}"
+        ))
+    })?;
     let r = crate::privacy::erase(
         &state.store,
         user.clinic_id(),

@@ -45,6 +45,8 @@ pub struct Config {
     pub metrics: MetricsAccess,
     /// The token `/metrics` asks for when `metrics = "token"` (at least 16 characters).
     pub metrics_token: Option<Secret>,
+    /// Throttles, password rules, proxy trust (`security.rs`): the `[security]` table.
+    pub security: crate::security::SecurityConfig,
 }
 
 impl Default for Config {
@@ -61,6 +63,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             metrics: MetricsAccess::Loopback,
             metrics_token: None,
+            security: crate::security::SecurityConfig::default(),
         }
     }
 }
@@ -218,12 +221,9 @@ impl Loader {
 
     /// Merges the layers and validates the result.
     pub fn load(self) -> Result<Config, ConfigError> {
-        let Value::Object(mut merged) =
-            serde_json::to_value(Config::default()).unwrap_or(Value::Null)
-        else {
-            return Err(ConfigError::one("-", None, "defaults do not serialise"));
-        };
-        let known: Vec<String> = merged.keys().cloned().collect();
+        let mut merged = serde_json::to_value(Config::default()).unwrap_or(Value::Null);
+        let defaults = merged.clone();
+        let known = leaf_keys(&defaults);
         let mut sources: BTreeMap<String, Source> = BTreeMap::new();
         let mut problems = Vec::new();
 
@@ -235,26 +235,28 @@ impl Loader {
                     format!("not valid TOML: {}", e.to_string().trim()),
                 )
             })?;
-            for (k, v) in table {
-                if !known.contains(&k) {
+            let value = serde_json::to_value(table).unwrap_or(Value::Null);
+            let mut leaves = Vec::new();
+            flatten("", &value, &mut leaves);
+            for (key, v) in leaves {
+                if !known.contains(&key) {
                     problems.push(Problem {
-                        key: k,
+                        key,
                         source: Some(Source::File(path.clone())),
                         message: format!("unknown key (known keys: {})", known.join(", ")),
                     });
                     continue;
                 }
-                let v = serde_json::to_value(v).unwrap_or(Value::Null);
-                sources.insert(k.clone(), Source::File(path.clone()));
-                merged.insert(k, v);
+                set(&mut merged, &key, v);
+                sources.insert(key, Source::File(path.clone()));
             }
         }
         for key in &known {
             let var = env_name(key);
             if let Some((_, raw)) = self.env.iter().find(|(k, _)| *k == var) {
-                match env_value(&merged[key.as_str()], raw) {
+                match env_value(get(&defaults, key).unwrap_or(&Value::Null), raw) {
                     Ok(v) => {
-                        merged.insert(key.clone(), v);
+                        set(&mut merged, key, v);
                         sources.insert(key.clone(), Source::Env(var));
                     }
                     Err(m) => problems.push(Problem {
@@ -269,20 +271,18 @@ impl Loader {
             if v.is_null() {
                 continue;
             }
-            sources.insert(key.clone(), Source::Flag(flag));
-            merged.insert(key, v);
+            set(&mut merged, &key, v);
+            sources.insert(key, Source::Flag(flag));
         }
         if !problems.is_empty() {
             return Err(ConfigError { problems });
         }
 
-        let config: Config =
-            serde_path_to_error::deserialize(Value::Object(merged)).map_err(|e| {
-                let key = e.path().to_string();
-                let key = key.split('.').next().unwrap_or("?").to_owned();
-                let source = sources.get(&key).cloned();
-                ConfigError::one(&key, source, e.inner().to_string())
-            })?;
+        let config: Config = serde_path_to_error::deserialize(merged).map_err(|e| {
+            let key = e.path().to_string();
+            let source = sources.get(&key).cloned();
+            ConfigError::one(&key, source, e.inner().to_string())
+        })?;
         let problems: Vec<Problem> = config
             .problems()
             .into_iter()
@@ -300,9 +300,56 @@ impl Loader {
     }
 }
 
-/// The environment variable that overrides `key`.
+/// The dotted paths of every leaf of a value (`security.throttle.free_failures`).
+fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out);
+            }
+        }
+        other => out.push((prefix.to_owned(), other.clone())),
+    }
+}
+
+fn leaf_keys(v: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    flatten("", v, &mut out);
+    out.into_iter().map(|(k, _)| k).collect()
+}
+
+fn get<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+    key.split('.').try_fold(v, |v, k| v.get(k))
+}
+
+/// Sets the value at a dotted path, creating tables on the way.
+fn set(root: &mut Value, key: &str, value: Value) {
+    let mut v = root;
+    let parts: Vec<&str> = key.split('.').collect();
+    for (i, k) in parts.iter().enumerate() {
+        if !v.is_object() {
+            *v = Value::Object(serde_json::Map::new());
+        }
+        let Value::Object(m) = v else { return };
+        if i + 1 == parts.len() {
+            m.insert((*k).to_owned(), value);
+            return;
+        }
+        v = m
+            .entry((*k).to_owned())
+            .or_insert_with(|| Value::Object(serde_json::Map::new()));
+    }
+}
+
+/// The environment variable that overrides `key` (`security.min_password_chars` →
+/// `BORDIN_SECURITY_MIN_PASSWORD_CHARS`).
 pub fn env_name(key: &str) -> String {
-    format!("BORDIN_{}", key.to_uppercase())
+    format!("BORDIN_{}", key.replace('.', "_").to_uppercase())
 }
 
 /// An environment variable's text as a value of the key's type (judged by its default).
@@ -381,19 +428,19 @@ impl Config {
     /// The documented keys: every key of the configuration (for `bordin config keys` and the
     /// test that keeps the example file complete).
     pub fn keys() -> Vec<String> {
-        match serde_json::to_value(Config::default()) {
-            Ok(Value::Object(m)) => m.keys().cloned().collect(),
-            _ => Vec::new(),
-        }
+        leaf_keys(&serde_json::to_value(Config::default()).unwrap_or(Value::Null))
     }
 
     /// The defaults as TOML-like lines (`key = value`; unset keys commented out).
     pub fn defaults_text() -> String {
-        let Ok(Value::Object(m)) = serde_json::to_value(Config::default()) else {
-            return String::new();
-        };
+        let mut leaves = Vec::new();
+        flatten(
+            "",
+            &serde_json::to_value(Config::default()).unwrap_or(Value::Null),
+            &mut leaves,
+        );
         let mut out = String::new();
-        for (k, v) in m {
+        for (k, v) in leaves {
             let line = match v {
                 Value::Null => format!("# {k} =  (unset)   env: {}\n", env_name(&k)),
                 v => format!("{k} = {v}   # env: {}\n", env_name(&k)),
@@ -450,6 +497,28 @@ mod tests {
             c.session_idle_minutes, 30,
             "untouched keys keep their default"
         );
+
+        // Nested tables: a partial [security] keeps the other defaults; the environment
+        // reaches nested keys by their joined path.
+        let c = Loader::new()
+            .file("b.toml", "[security]\nmin_password_chars = 20\n")
+            .env(env(&[("BORDIN_SECURITY_THROTTLE_FREE_FAILURES", "9")]))
+            .flag(
+                "security.trust_forwarded_for",
+                "--trust-forwarded-for",
+                true,
+            )
+            .load()
+            .unwrap();
+        assert_eq!(c.security.min_password_chars, 20);
+        assert_eq!(c.security.max_password_chars, 256);
+        assert_eq!(c.security.throttle.free_failures, 9);
+        assert!(c.security.trust_forwarded_for);
+        let e = Loader::new()
+            .file("b.toml", "[security.throttle]\nfree_failure = 3\n")
+            .load()
+            .unwrap_err();
+        assert_eq!(e.problems[0].key, "security.throttle.free_failure");
     }
 
     #[test]
@@ -491,9 +560,11 @@ mod tests {
             .load()
             .unwrap();
         for key in Config::keys() {
+            // Nested keys are documented under their [table] by their last part.
+            let name = key.rsplit('.').next().unwrap_or(&key);
             let documented = text.lines().any(|l| {
                 l.trim_start_matches(['#', ' '])
-                    .starts_with(&format!("{key} ="))
+                    .starts_with(&format!("{name} ="))
             });
             assert!(
                 documented,

@@ -13,6 +13,7 @@ pub mod admin_api;
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod consent;
 pub mod error;
 pub mod goals;
 pub mod metrics;
@@ -20,156 +21,161 @@ pub mod monitor;
 pub mod pages;
 pub mod policy;
 pub mod privacy;
+pub mod routes;
+pub mod security;
 pub mod state;
 pub mod tokens;
+pub mod totp;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use config::Config;
+pub use routes::{Access, RouteInfo, Routes};
 pub use state::AppState;
+use utoipa::OpenApi as _;
 
 /// Largest request body accepted (forms and JSON are small; transcripts get their own limit).
 pub const BODY_LIMIT: usize = 256 * 1024;
 
-/// Every route outside the JSON API, as (path template, handler). The API's routes come from
-/// [`api::router`], which builds them together with the OpenAPI document; a JSON route added
-/// here instead (under `/api/` or `/fhir/`) would be undocumented, and the OpenAPI coverage test
-/// (`tests/it/basics.rs`) fails on it.
-fn page_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
-    vec![
-        ("/", get(pages::login::home)),
-        ("/healthz", get(healthz)),
-        ("/metrics", get(metrics::show)),
-        ("/static/app.css", get(css)),
-        ("/login", get(pages::login::show).post(pages::login::submit)),
-        ("/logout", post(pages::login::logout)),
-        ("/caseload", get(pages::caseload::show)),
-        ("/clients/new", get(pages::caseload::new_form)),
-        ("/clients", post(pages::caseload::create)),
-        ("/cases/{case_id}", get(pages::case::show)),
-        ("/cases/{case_id}/send", post(pages::case::send)),
-        ("/cases/{case_id}/sessions", post(pages::case::add_session)),
-        (
-            "/cases/{case_id}/enter",
-            get(pages::case::enter_form).post(pages::case::enter_submit),
-        ),
-        ("/cases/{case_id}/clients", post(pages::case::add_client)),
-        ("/cases/{case_id}/clinicians", post(pages::case::share)),
-        ("/cases/{case_id}/agreement", get(pages::agreement::show)),
-        ("/cases/{case_id}/consent", post(pages::goals::consent)),
-        (
-            "/cases/{case_id}/goals",
-            get(pages::goals::show).post(pages::goals::add_goal),
-        ),
-        (
-            "/cases/{case_id}/goals/link",
-            post(pages::goals::create_link),
-        ),
-        (
-            "/cases/{case_id}/goals/{goal_id}/edit",
-            post(pages::goals::edit_goal),
-        ),
-        (
-            "/cases/{case_id}/goals/{goal_id}/rate",
-            post(pages::goals::rate),
-        ),
-        (
-            "/cases/{case_id}/goals/{goal_id}/status",
-            post(pages::goals::set_status),
-        ),
-        (
-            "/cases/{case_id}/goals/{goal_id}/tasks",
-            post(pages::goals::add_task),
-        ),
-        (
-            "/cases/{case_id}/formulation",
-            post(pages::goals::save_formulation),
-        ),
-        ("/alerts/{alert_id}", get(pages::monitoring::show_alert)),
-        (
-            "/alerts/{alert_id}/acknowledge",
-            post(pages::monitoring::acknowledge),
-        ),
-        (
-            "/alerts/{alert_id}/resolve",
-            post(pages::monitoring::resolve),
-        ),
-        ("/supervision", get(pages::supervision::show)),
-        ("/instruments", get(pages::instruments::show)),
-        ("/admin", get(pages::admin::show)),
-        ("/admin/tokens", post(pages::admin::create_token)),
-        (
+/// Every route of the server with its access rule: the one place routes are registered
+/// (see [`routes`] for how to add one). JSON routes come from [`api::routes`].
+pub fn table() -> Routes {
+    use pages::*;
+    use Access::*;
+    let t = Routes::new(api::ApiDoc::openapi())
+        .get("/", Public, login::home)
+        .get("/healthz", Public, healthz)
+        // Access decided inside by the configuration (off / loopback / token): metrics::show.
+        .get("/metrics", Public, metrics::show)
+        .get("/static/app.css", Public, css)
+        .get("/api/openapi.json", Public, openapi_json)
+        .get("/login", Public, login::show)
+        .post("/login", Public, login::submit)
+        .post("/logout", AnyUser, login::logout)
+        .get("/account", AnyUser, account::show)
+        .post("/account/password", AnyUser, account::change_password)
+        .get("/account/totp", AnyUser, account::totp_show)
+        .post("/account/totp", AnyUser, account::totp_confirm)
+        .post("/account/totp/off", AnyUser, account::totp_off)
+        .get("/admin/users", Admin, account::users)
+        .post("/admin/users/{user_id}/unlock", Admin, account::unlock)
+        .get("/admin", Admin, admin::show)
+        .post("/admin/tokens", Admin, admin::create_token)
+        .post(
             "/admin/tokens/{token_id}/revoke",
-            post(pages::admin::revoke_token),
-        ),
-        ("/admin/clients/export", post(pages::admin::export_client)),
-        ("/admin/clients/erase", post(pages::admin::erase_client)),
-        ("/responses/{response_id}", get(pages::response::show)),
-        (
+            Admin,
+            admin::revoke_token,
+        )
+        .post("/admin/clients/export", Admin, admin::export_client)
+        .post("/admin/clients/erase", Admin, admin::erase_client)
+        .get("/caseload", AnyUser, caseload::show)
+        .get("/clients/new", AnyUser, caseload::new_form)
+        .post("/clients", AnyUser, caseload::create)
+        .get("/cases/{case_id}", CaseRead, case::show)
+        .post("/cases/{case_id}/send", CaseWrite, case::send)
+        .post("/cases/{case_id}/sessions", CaseWrite, case::add_session)
+        .get("/cases/{case_id}/enter", CaseRead, case::enter_form)
+        .post("/cases/{case_id}/enter", CaseWrite, case::enter_submit)
+        .post("/cases/{case_id}/clients", CaseWrite, case::add_client)
+        .post("/cases/{case_id}/clinicians", CaseWrite, case::share)
+        .get("/cases/{case_id}/agreement", CaseRead, agreement::show)
+        .post("/cases/{case_id}/consent", CaseWrite, pages::goals::consent)
+        .get("/cases/{case_id}/goals", CaseRead, pages::goals::show)
+        .post("/cases/{case_id}/goals", CaseWrite, pages::goals::add_goal)
+        .post(
+            "/cases/{case_id}/goals/link",
+            CaseWrite,
+            pages::goals::create_link,
+        )
+        .post(
+            "/cases/{case_id}/goals/{goal_id}/edit",
+            CaseWrite,
+            pages::goals::edit_goal,
+        )
+        .post(
+            "/cases/{case_id}/goals/{goal_id}/rate",
+            CaseWrite,
+            pages::goals::rate,
+        )
+        .post(
+            "/cases/{case_id}/goals/{goal_id}/status",
+            CaseWrite,
+            pages::goals::set_status,
+        )
+        .post(
+            "/cases/{case_id}/goals/{goal_id}/tasks",
+            CaseWrite,
+            pages::goals::add_task,
+        )
+        .post(
+            "/cases/{case_id}/formulation",
+            CaseWrite,
+            pages::goals::save_formulation,
+        )
+        .get("/alerts/{alert_id}", CaseRead, monitoring::show_alert)
+        .post(
+            "/alerts/{alert_id}/acknowledge",
+            CaseWrite,
+            monitoring::acknowledge,
+        )
+        .post("/alerts/{alert_id}/resolve", CaseWrite, monitoring::resolve)
+        .get("/supervision", Supervisor, supervision::show)
+        .get("/instruments", AnyUser, instruments::show)
+        .get("/responses/{response_id}", CaseRead, response::show)
+        .post(
             "/responses/{response_id}/correct",
-            post(pages::response::correct),
-        ),
-        (
-            "/f/{clinic_id}/{secret}",
-            get(pages::link::show).post(pages::link::submit),
-        ),
-        ("/g/{clinic_id}/{secret}", get(pages::client_goals::show)),
-        (
+            CaseWrite,
+            response::correct,
+        )
+        .get("/f/{clinic_id}/{secret}", ClientLink, link::show)
+        .post("/f/{clinic_id}/{secret}", ClientLink, link::submit)
+        .get("/g/{clinic_id}/{secret}", ClientLink, client_goals::show)
+        .post(
             "/g/{clinic_id}/{secret}/goals",
-            post(pages::client_goals::propose),
-        ),
-        (
+            ClientLink,
+            client_goals::propose,
+        )
+        .post(
             "/g/{clinic_id}/{secret}/goals/{goal_id}",
-            post(pages::client_goals::edit),
-        ),
-        (
+            ClientLink,
+            client_goals::edit,
+        )
+        .post(
             "/g/{clinic_id}/{secret}/goals/{goal_id}/rate",
-            post(pages::client_goals::rate),
-        ),
-        (
+            ClientLink,
+            client_goals::rate,
+        )
+        .post(
             "/g/{clinic_id}/{secret}/tasks/{task_id}/report",
-            post(pages::client_goals::report),
-        ),
-    ]
+            ClientLink,
+            client_goals::report,
+        );
+    api::routes(t)
+}
+
+/// The route table (method, path, access rule) of [`app`], for tests and documentation.
+pub fn route_table() -> Vec<RouteInfo> {
+    table().table().to_vec()
 }
 
 /// The path of the OpenAPI document.
 pub const OPENAPI_PATH: &str = "/api/openapi.json";
 
-/// Every path template the application serves: the page routes, the documented API routes
-/// and the OpenAPI document itself (for the test that compares them with the document).
-pub fn served_paths() -> Vec<String> {
-    let (_, openapi) = api::router();
-    let mut paths: Vec<String> = page_routes()
-        .into_iter()
-        .map(|(p, _)| p.to_owned())
-        .chain(openapi.paths.paths.keys().cloned())
-        .chain(std::iter::once(OPENAPI_PATH.to_owned()))
-        .collect();
-    paths.sort();
-    paths.dedup();
-    paths
-}
-
 /// The whole application: pages, client links, API, OpenAPI document, health check, metrics.
 pub fn app(state: AppState) -> Router {
-    let (api_routes, openapi) = api::router();
-    let openapi_json = std::sync::Arc::new(openapi);
-    let mut router = Router::new();
-    for (path, handler) in page_routes() {
-        router = router.route(path, handler);
-    }
-    router
-        .merge(api_routes)
-        .route(OPENAPI_PATH, get(move || async move { Json((*openapi_json).clone()) }))
+    let (routes, _) = table().into_router(&state);
+    routes
         .fallback(|| async { error::AppError::NotFound })
         // Counted and logged by route template (runs after routing, so the template is known).
-        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
+        .layer(axum::middleware::from_fn(form_field_limits))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
@@ -181,7 +187,59 @@ pub fn app(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
         .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .layer(SetResponseHeaderLayer::overriding(HeaderName::from_static("cross-origin-opener-policy"), HeaderValue::from_static("same-origin")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::STRICT_TRANSPORT_SECURITY, hsts(&state.config)))
         .with_state(state)
+}
+
+/// HSTS (one year, subdomains) when the configured public URL is `https://…`; otherwise
+/// nothing is sent. Over plain HTTP the header would be ignored
+/// by browsers anyway (RFC 6797 §8.1), and sending it on a local test server would be wrong.
+fn hsts(config: &Config) -> Option<HeaderValue> {
+    config
+        .public_url
+        .as_deref()
+        .is_some_and(|u| u.to_ascii_lowercase().starts_with("https://"))
+        .then(|| HeaderValue::from_static("max-age=31536000; includeSubDomains"))
+}
+
+/// Checks every form body against the per-field limits of `bordin_core::formbody` before any
+/// handler sees it; a refusal names the field (422). Bodies over [`BODY_LIMIT`] get 413.
+async fn form_field_limits(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return next.run(req).await;
+    }
+    let is_api = req.uri().path().starts_with("/api/");
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, BODY_LIMIT).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "The form is too large.").into_response();
+    };
+    if let Err(e) = bordin_core::formbody::decode(&bytes, &bordin_core::formbody::FORM_LIMITS) {
+        let e = error::AppError::Unprocessable(format!("{e}."));
+        return if is_api {
+            error::ApiError(e).into_response()
+        } else {
+            e.into_response()
+        };
+    }
+    next.run(axum::extract::Request::from_parts(
+        parts,
+        axum::body::Body::from(bytes),
+    ))
+    .await
+}
+
+/// The OpenAPI document of the JSON routes (built once from the route table).
+async fn openapi_json() -> impl IntoResponse {
+    static DOC: std::sync::OnceLock<utoipa::openapi::OpenApi> = std::sync::OnceLock::new();
+    Json(DOC.get_or_init(|| table().into_openapi()).clone())
 }
 
 async fn css() -> impl IntoResponse {
@@ -214,7 +272,6 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // The peer address is kept for `/metrics` (loopback-only access); it is never logged.
     axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),

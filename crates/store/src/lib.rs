@@ -14,6 +14,7 @@
 pub mod backup;
 mod caseload;
 mod clinic;
+mod credentials;
 mod forms;
 mod goals;
 mod monitoring;
@@ -28,6 +29,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use caseload::{CaseRow, CaseSummary, ClientRow, LatestScore, NewCase, SessionRow};
 pub use clinic::{AuthSession, ClinicRow, UserRow};
+pub use credentials::TotpRow;
 pub use forms::{
     AdministrationRow, CaseScoreRow, FlagRow, NewAdministration, NewResponse, ResponseRow,
     Submitted,

@@ -151,7 +151,7 @@ impl Store {
         r.as_ref().map(token_from).transpose()
     }
 
-    /// Revokes a token; false when the clinic has no such live token.
+    /// Revokes a token (again: no change); false when the clinic has no such token.
     pub async fn revoke_api_token(
         &self,
         clinic_id: &str,
@@ -169,7 +169,16 @@ impl Store {
         .execute(&self.pool)
         .await?
         .rows_affected();
-        Ok(n == 1)
+        if n == 1 {
+            return Ok(true);
+        }
+        let exists =
+            sqlx::query("SELECT token_id FROM api_tokens WHERE clinic_id = $1 AND token_id = $2")
+                .bind(clinic_id)
+                .bind(token_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(exists.is_some())
     }
 
     /// Records when a token was last used.

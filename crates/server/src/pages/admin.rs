@@ -220,6 +220,11 @@ pub async fn export_client(
 ) -> Result<Response, AppError> {
     policy::require_admin_in_person(&user)?;
     user.check_csrf(&f.csrf)?;
+    if f.code.trim().is_empty() {
+        return Err(AppError::BadRequest(
+            "Client code: give the code of the client to export.".into(),
+        ));
+    }
     let id = crate::privacy::client_id(&state.store, user.clinic_id(), Who::Code(&f.code)).await?;
     let doc = crate::privacy::export(&state.store, user.clinic_id(), &id, now_ms()).await?;
     let body = serde_json::to_string_pretty(&doc).map_err(|e| AppError::Internal(e.to_string()))?;

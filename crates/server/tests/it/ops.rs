@@ -2,7 +2,6 @@
 //! of their user), a person's export and erasure, and `/metrics`.
 
 use bordin_server::config::{MetricsAccess, Secret};
-use bordin_server::Config;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -251,6 +250,7 @@ async fn the_admin_page_shows_a_new_token_once() {
 /// A case with a submitted PHQ-9, a goal and a consent; returns (case id, client id).
 async fn case_with_data(app: &TestApp, s: &Session, code: &str) -> (String, String) {
     let case_id = s.new_case(code).await;
+    crate::consent::grant_all(app, &app.clinic_a, &case_id).await;
     let link = s.send_link(&case_id, "phq9").await;
     let (status, _) = submit_link_form(&app.base, &link, &PHQ9_12_NO_RISK).await;
     assert_eq!(status, StatusCode::OK);
@@ -301,7 +301,13 @@ async fn an_export_holds_everything_on_the_person_and_an_erasure_removes_it() {
         .unwrap();
     assert_eq!(total["value"], 12.0);
     assert_eq!(t["goals"][0]["words"], "Sleep better");
-    assert_eq!(t["consent_records"].as_array().unwrap().len(), 1);
+    let consents = t["consent_records"].as_array().unwrap();
+    assert!(
+        consents
+            .iter()
+            .any(|c| c["note"].is_null() && c["kind"] == "questionnaires"),
+        "{consents:?}"
+    );
     assert!(t["agreements_log"].as_array().unwrap().len() >= 2);
     assert!(
         !doc.to_string().contains("E-2"),
@@ -419,6 +425,7 @@ async fn metrics_count_requests_by_route_template_without_ids() {
     let app = spawn_app().await;
     let s = app.login(&app.clinician).await;
     let case_id = s.new_case("M-1").await;
+    crate::consent::grant_all(&app, &app.clinic_a, &case_id).await;
     let link = s.send_link(&case_id, "phq9").await;
     let (status, _) = submit_link_form(&app.base, &link, &PHQ9_12_NO_RISK).await;
     assert_eq!(status, StatusCode::OK);
@@ -455,20 +462,15 @@ async fn metrics_count_requests_by_route_template_without_ids() {
 
 #[tokio::test]
 async fn metrics_access_follows_the_configuration() {
-    let off = spawn_app_with(Config {
-        metrics: MetricsAccess::Off,
-        ..Config::default()
-    })
-    .await;
+    let off = spawn_app_with(|c| c.metrics = MetricsAccess::Off).await;
     assert_eq!(
         reqwest::get(off.url("/metrics")).await.unwrap().status(),
         StatusCode::NOT_FOUND
     );
 
-    let token = spawn_app_with(Config {
-        metrics: MetricsAccess::Token,
-        metrics_token: Some(Secret::new("a-metrics-token-of-length")),
-        ..Config::default()
+    let token = spawn_app_with(|c| {
+        c.metrics = MetricsAccess::Token;
+        c.metrics_token = Some(Secret::new("a-metrics-token-of-length"));
     })
     .await;
     let http = reqwest::Client::new();
