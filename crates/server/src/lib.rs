@@ -15,12 +15,14 @@ pub mod auth;
 pub mod config;
 pub mod consent;
 pub mod error;
+pub mod fhir;
 pub mod goals;
 pub mod metrics;
 pub mod monitor;
 pub mod pages;
 pub mod policy;
 pub mod privacy;
+pub mod research;
 pub mod routes;
 pub mod security;
 pub mod state;
@@ -62,6 +64,12 @@ pub fn table() -> Routes {
         .post("/account/totp", AnyUser, account::totp_confirm)
         .post("/account/totp/off", AnyUser, account::totp_off)
         .get("/admin/users", Admin, account::users)
+        .get("/admin/research-export.csv", Admin, research::download_csv)
+        .get(
+            "/admin/research-codebook.json",
+            Admin,
+            research::download_codebook,
+        )
         .post("/admin/users/{user_id}/unlock", Admin, account::unlock)
         .get("/admin", Admin, admin::show)
         .post("/admin/tokens", Admin, admin::create_token)
@@ -154,6 +162,7 @@ pub fn table() -> Routes {
             ClientLink,
             client_goals::report,
         );
+    let t = fhir::routes(t);
     api::routes(t)
 }
 

@@ -17,6 +17,7 @@ mod clinic;
 mod credentials;
 mod forms;
 mod goals;
+mod interop;
 mod monitoring;
 mod privacy;
 mod tokens;
@@ -37,6 +38,9 @@ pub use forms::{
 pub use goals::{
     Actor, CaseLinkRow, Change, ConsentRow, EditKind, FormulationRow, GoalRatingRow, GoalRow,
     LogEntry, TaskReportRow, TaskRow, UpdateOutcome,
+};
+pub use interop::{
+    HistoricalCase, HistoricalResponse, HistoricalSession, ImportSummary, ResearchResponse,
 };
 pub use monitoring::{AlertEvent, AlertRow, CaseSeries, NewAlert, SubjectSeries, THERAPIST};
 pub use privacy::{person_tables, ErasureReport, ErasureRow, KEPT_TABLES};

@@ -208,29 +208,6 @@ fn row_json(row: &sqlx::any::AnyRow) -> Value {
 }
 
 impl Store {
-    /// A client by id.
-    pub async fn client_by_id(
-        &self,
-        clinic_id: &str,
-        client_id: &str,
-    ) -> Result<Option<crate::ClientRow>> {
-        let r = sqlx::query(
-            "SELECT client_id, code, display_name FROM clients WHERE clinic_id = $1 AND client_id = $2",
-        )
-        .bind(clinic_id)
-        .bind(client_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        r.map(|r| {
-            Ok(crate::ClientRow {
-                client_id: r.try_get("client_id")?,
-                code: r.try_get("code")?,
-                display_name: r.try_get("display_name")?,
-            })
-        })
-        .transpose()
-    }
-
     /// Everything held on one client of a clinic, as JSON: one array of rows per table, under
     /// `tables`. Rows of other clients sharing a case (their answers, consents, links) are left
     /// out; the case's own records (sessions, goals, alerts…) are included.
