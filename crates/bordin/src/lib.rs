@@ -5,6 +5,7 @@ pub mod demo;
 pub mod gas;
 pub mod instruments;
 pub mod interop;
+pub mod load;
 pub mod monitor;
 pub mod ops;
 pub mod score;

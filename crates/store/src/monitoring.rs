@@ -38,6 +38,9 @@ pub(crate) async fn refresh_case_series(
     case_id: &str,
     at: i64,
 ) -> Result<()> {
+    // The rebuild reads the case's rows and writes the result: on PostgreSQL a concurrent
+    // submission to the same case must wait, or its rebuild could overwrite this one's.
+    crate::lock_case(tx, clinic_id, case_id).await?;
     // CROSS JOIN keeps `responses` (found by `responses_by_case`) the outer loop on SQLite. With
     // plain JOINs and no ANALYZE statistics (Bordin never runs ANALYZE), SQLite's planner drives
     // the join from `scores` by the `clinic_id` prefix of its key, i.e. scans every score of the
@@ -387,6 +390,7 @@ impl Store {
         // by row took 0.3 s. Event keys hold no newline.
         let agg = match self.backend {
             crate::Backend::Sqlite => "group_concat(event_key, char(10))",
+            crate::Backend::Postgres => "string_agg(event_key, chr(10))",
         };
         let rows = match one_case {
             Some(case_id) => {
@@ -484,14 +488,17 @@ impl Store {
             other => return Err(StoreError::Conflict(format!("unknown alert action '{other}'"))),
         };
         let mut tx = self.write_tx().await?;
-        let current: String =
-            sqlx::query("SELECT status FROM alerts WHERE clinic_id = $1 AND alert_id = $2")
-                .bind(clinic_id)
-                .bind(alert_id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or(StoreError::NotFound { what: "alert" })?
-                .try_get("status")?;
+        // Locked on PostgreSQL, so two people acting on one alert at once cannot both move it.
+        let current: String = sqlx::query(&format!(
+            "SELECT status FROM alerts WHERE clinic_id = $1 AND alert_id = $2{}",
+            crate::for_update(self.backend)
+        ))
+        .bind(clinic_id)
+        .bind(alert_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound { what: "alert" })?
+        .try_get("status")?;
         if !from.contains(&current.as_str()) {
             return Err(StoreError::Conflict(format!(
                 "this alert is {current}; it cannot be {action}"
