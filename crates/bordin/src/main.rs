@@ -95,6 +95,33 @@ enum Command {
         #[command(subcommand)]
         command: ClinicCommand,
     },
+    /// Check and anchor the audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute every clinic's hash chain and name the first entry that was changed, removed
+    /// or moved. Exit status 1 when any chain does not verify.
+    Verify {
+        #[arg(long, env = "BORDIN_DB", default_value = "sqlite://bordin.db")]
+        db: String,
+        /// Only this clinic's chain.
+        #[arg(long)]
+        clinic: Option<String>,
+        /// A head printed earlier by `bordin audit head` (SEQ:HASH) and kept elsewhere: the
+        /// chain must still contain it, which detects truncation. Needs --clinic.
+        #[arg(long, requires = "clinic")]
+        expect_head: Option<String>,
+    },
+    /// Print each clinic's chain head (`CLINIC SEQ:HASH`) to keep elsewhere (anchoring).
+    Head {
+        #[arg(long, env = "BORDIN_DB", default_value = "sqlite://bordin.db")]
+        db: String,
+    },
 }
 
 #[derive(clap::Args)]
@@ -283,6 +310,43 @@ fn run(command: Command) -> Result<std::process::ExitCode> {
         Command::Clinic { command } => runtime()?
             .block_on(clinic(command))
             .map(|()| ExitCode::SUCCESS),
+        Command::Audit { command } => runtime()?.block_on(audit(command)),
+    }
+}
+
+async fn audit(command: AuditCommand) -> Result<std::process::ExitCode> {
+    match command {
+        AuditCommand::Verify {
+            db,
+            clinic,
+            expect_head,
+        } => {
+            let anchor = expect_head
+                .as_deref()
+                .map(bordin::audit::Anchor::parse)
+                .transpose()?;
+            let store = Store::connect(&db).await.context("opening the database")?;
+            let reports = bordin::audit::verify(
+                &store,
+                clinic.as_deref(),
+                anchor.as_ref(),
+                &mut std::io::stdout().lock(),
+            )
+            .await?;
+            if reports.is_empty() {
+                println!("no audit trail yet");
+            }
+            Ok(if reports.iter().any(|r| r.problem.is_some()) {
+                std::process::ExitCode::FAILURE
+            } else {
+                std::process::ExitCode::SUCCESS
+            })
+        }
+        AuditCommand::Head { db } => {
+            let store = Store::connect(&db).await.context("opening the database")?;
+            bordin::audit::heads(&store, &mut std::io::stdout().lock()).await?;
+            Ok(std::process::ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -354,6 +354,16 @@ pub async fn open_link(
     if adm.expires_at.is_some_and(|t| now_ms() >= t) {
         return Ok(LinkState::Invalid);
     }
+    // The link is the actor from here on (its administration id, never the secret).
+    crate::audit::link_read(
+        state,
+        clinic_id,
+        &adm.administration_id,
+        "administration",
+        &adm.administration_id,
+        &adm.case_id,
+    )
+    .await?;
     let case = state.store.case(clinic_id, &adm.case_id).await?;
     let registry = state.registry(clinic_id).await?;
     match registry.form(&adm.instrument_id, &case.setting.words()) {

@@ -122,6 +122,7 @@ impl FromRequestParts<AppState> for CurrentUser {
         if !user.active {
             return Err(AppError::Unauthenticated);
         }
+        crate::audit::set_user(&user.user_id);
         // Touch at most once a minute to keep writes off the hot path.
         if now - session.last_seen_at > 60_000 {
             state

@@ -10,6 +10,7 @@
 
 pub mod actions;
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod error;
@@ -76,6 +77,8 @@ pub fn app(state: AppState) -> Router {
         .merge(api_routes)
         .route("/api/openapi.json", get(move || async move { Json((*openapi_json).clone()) }))
         .fallback(|| async { error::AppError::NotFound })
+        // Every request runs in its audit context (source address; actor once known).
+        .layer(axum::middleware::from_fn(audit::context))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
@@ -120,7 +123,11 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    // Peer addresses are the audit trail's source addresses.
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

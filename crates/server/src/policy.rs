@@ -2,7 +2,7 @@
 //!
 //! Deny by default. A decision returns a capability ([`CaseAccess`]) that handlers need in order
 //! to read or write a case; it can only be made here, so a handler that forgot to ask does not
-//! compile. Rules (foundation; the trust issue extends them with sharing and audit):
+//! compile. Rules (every decision is recorded in the audit trail):
 //! - an admin may access every case of their clinic;
 //! - a clinician may access the cases they are a clinician on;
 //! - a supervisor may access their own cases and those of the clinicians they supervise;
@@ -10,6 +10,7 @@
 //!   clinic's case id is simply not found.
 
 use bordin_core::care::Role;
+use bordin_store::Outcome;
 
 use crate::auth::CurrentUser;
 use crate::error::AppError;
@@ -74,6 +75,14 @@ pub async fn case(
             }
         }
     };
+    // Every decision is audited, granted or denied, with the request's actor and source: a
+    // handler cannot hold a `CaseAccess` whose read was not recorded.
+    let outcome = if allowed {
+        Outcome::Ok
+    } else {
+        Outcome::Denied
+    };
+    crate::audit::read(state, clinic_id, "case", case_id, Some(case_id), outcome).await?;
     if allowed {
         Ok(CaseAccess {
             clinic_id: clinic_id.to_owned(),
@@ -87,7 +96,18 @@ pub async fn case(
 /// The cases on a user's caseload page: their own; a supervisor's also their supervisees';
 /// an admin's every case of the clinic.
 pub async fn caseload(state: &AppState, user: &CurrentUser) -> Result<Vec<String>, AppError> {
-    visible_case_ids(state, &user.user).await
+    let ids = visible_case_ids(state, &user.user).await?;
+    // A caseload shows client codes and scores of many cases: one entry for the list.
+    crate::audit::read(
+        state,
+        user.clinic_id(),
+        "caseload",
+        &user.user.user_id,
+        None,
+        Outcome::Ok,
+    )
+    .await?;
+    Ok(ids)
 }
 
 /// The ids of the cases a user may see (the same rules as [`case`], for lists).

@@ -414,6 +414,18 @@ async fn append_log<T: Serialize + ?Sized>(
     .bind(to_json(snapshot)?)
     .execute(&mut **tx)
     .await?;
+    // Every agreement change is also a write of client data: audited in the same transaction.
+    crate::audit::record_in_tx(
+        tx,
+        &crate::audit::AuditEvent::on_case(
+            clinic_id,
+            case_id,
+            action.as_str(),
+            object.as_str(),
+            object_id,
+        ),
+    )
+    .await?;
     Ok(())
 }
 
@@ -515,6 +527,12 @@ fn stale<T>(current: Option<T>, what: &'static str) -> Result<UpdateOutcome<T>> 
         Some(current) => Ok(UpdateOutcome::Conflict { current }),
         None => Err(StoreError::NotFound { what }),
     }
+}
+
+/// The id a case link goes by in the audit trail: the first 16 hex digits of its secret's
+/// hash (never the secret; the hash alone opens nothing).
+pub fn link_id(token_hash: &str) -> String {
+    format!("cl-{}", token_hash.get(..16).unwrap_or(token_hash))
 }
 
 impl Store {
@@ -1319,6 +1337,17 @@ impl Store {
         .bind(expires_at)
         .execute(&mut *tx)
         .await?;
+        self.record(
+            &mut tx,
+            crate::audit::AuditEvent::on_case(
+                clinic_id,
+                case_id,
+                "create",
+                "case_link",
+                &link_id(token_hash),
+            ),
+        )
+        .await?;
         tx.commit().await?;
         Ok(CaseLinkRow {
             token_hash: token_hash.to_owned(),
@@ -1353,14 +1382,40 @@ impl Store {
 
     /// Revokes a case link; false when there is no such link in this clinic.
     pub async fn revoke_case_link(&self, clinic_id: &str, token_hash: &str) -> Result<bool> {
+        let mut tx = self.write_tx().await?;
         let n = sqlx::query(
             "UPDATE case_links SET revoked = 1 WHERE clinic_id = $1 AND token_hash = $2",
         )
         .bind(clinic_id)
         .bind(token_hash)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?
         .rows_affected();
+        if n > 0 {
+            let case_id: Option<String> = sqlx::query(
+                "SELECT case_id FROM case_links WHERE clinic_id = $1 AND token_hash = $2",
+            )
+            .bind(clinic_id)
+            .bind(token_hash)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get("case_id"))
+            .transpose()?;
+            let link = link_id(token_hash);
+            self.record(
+                &mut tx,
+                crate::audit::AuditEvent {
+                    clinic_id,
+                    action: "revoke",
+                    object_type: "case_link",
+                    object_id: &link,
+                    case_id: case_id.as_deref(),
+                    outcome: crate::audit::Outcome::Ok,
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
         Ok(n > 0)
     }
 }

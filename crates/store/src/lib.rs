@@ -11,6 +11,7 @@
 //! - responses are never updated or deleted (the schema refuses it); corrections are new rows;
 //! - SQLite runs in WAL mode with `synchronous=FULL`: a commit that returned survives power loss.
 
+pub mod audit;
 mod caseload;
 mod clinic;
 mod forms;
@@ -23,6 +24,10 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
+pub use audit::{
+    AuditActor, AuditContext, AuditEntry, AuditEvent, AuditFilter, AuditHead, ChainProblem,
+    ChainReport, Outcome, GENESIS,
+};
 pub use caseload::{CaseRow, CaseSummary, ClientRow, LatestScore, NewCase, SessionRow};
 pub use clinic::{AuthSession, ClinicRow, UserRow};
 pub use forms::{
@@ -30,8 +35,8 @@ pub use forms::{
     Submitted,
 };
 pub use goals::{
-    Actor, CaseLinkRow, Change, ConsentRow, EditKind, FormulationRow, GoalRatingRow, GoalRow,
-    LogEntry, TaskReportRow, TaskRow, UpdateOutcome,
+    link_id, Actor, CaseLinkRow, Change, ConsentRow, EditKind, FormulationRow, GoalRatingRow,
+    GoalRow, LogEntry, TaskReportRow, TaskRow, UpdateOutcome,
 };
 pub use monitoring::{AlertEvent, AlertRow, CaseSeries, NewAlert, SubjectSeries, THERAPIST};
 

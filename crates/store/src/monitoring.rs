@@ -484,14 +484,16 @@ impl Store {
             other => return Err(StoreError::Conflict(format!("unknown alert action '{other}'"))),
         };
         let mut tx = self.write_tx().await?;
-        let current: String =
-            sqlx::query("SELECT status FROM alerts WHERE clinic_id = $1 AND alert_id = $2")
-                .bind(clinic_id)
-                .bind(alert_id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or(StoreError::NotFound { what: "alert" })?
-                .try_get("status")?;
+        let found = sqlx::query(
+            "SELECT status, case_id FROM alerts WHERE clinic_id = $1 AND alert_id = $2",
+        )
+        .bind(clinic_id)
+        .bind(alert_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound { what: "alert" })?;
+        let current: String = found.try_get("status")?;
+        let case_id: String = found.try_get("case_id")?;
         if !from.contains(&current.as_str()) {
             return Err(StoreError::Conflict(format!(
                 "this alert is {current}; it cannot be {action}"
@@ -514,6 +516,11 @@ impl Store {
             .bind(note)
             .execute(&mut *tx)
             .await?;
+        self.record(
+            &mut tx,
+            crate::audit::AuditEvent::on_case(clinic_id, &case_id, action, "alert", alert_id),
+        )
+        .await?;
         tx.commit().await?;
         self.alert(clinic_id, alert_id).await
     }

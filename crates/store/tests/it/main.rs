@@ -9,6 +9,7 @@
 
 mod support;
 
+mod audit;
 mod caseload;
 mod clinic;
 mod connect;
