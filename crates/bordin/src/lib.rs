@@ -5,5 +5,6 @@ pub mod audit;
 pub mod demo;
 pub mod gas;
 pub mod instruments;
+pub mod keys;
 pub mod monitor;
 pub mod score;

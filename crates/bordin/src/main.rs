@@ -95,10 +95,39 @@ enum Command {
         #[command(subcommand)]
         command: ClinicCommand,
     },
+    /// Encryption keys for clinical free text.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Check and anchor the audit trail.
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Write a new random key to a file (mode 0600; an existing file is never overwritten).
+    Generate {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Re-encrypt every sealed value (and any still-plain free text) under the key in
+    /// --new-key, in transactions of --batch rows; safe to run again if interrupted. The old
+    /// keys come from --key-file / BORDIN_KEY_FILE / BORDIN_KEY / the file beside the database.
+    /// Afterwards, serve with the new key file.
+    Rotate {
+        #[arg(long, env = "BORDIN_DB", default_value = "sqlite://bordin.db")]
+        db: String,
+        #[arg(long)]
+        new_key: PathBuf,
+        /// The current key file (or files' text in BORDIN_KEY).
+        #[arg(long, env = "BORDIN_KEY_FILE")]
+        key_file: Option<PathBuf>,
+        #[arg(long, default_value_t = 500)]
+        batch: i64,
     },
 }
 
@@ -143,6 +172,10 @@ struct ServeArgs {
     /// How long a client link stays valid, in hours.
     #[arg(long, env = "BORDIN_LINK_TTL_HOURS", default_value_t = 168)]
     link_ttl_hours: i64,
+    /// Key file for encryption at rest (`bordin keys generate`). Without it, BORDIN_KEY (the
+    /// key file's text) or a key file beside the SQLite database (`DB.key`) is used.
+    #[arg(long, env = "BORDIN_KEY_FILE")]
+    key_file: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -255,7 +288,13 @@ fn run(command: Command) -> Result<std::process::ExitCode> {
             if config.link_ttl_hours < 1 {
                 bail!("--link-ttl-hours must be at least 1");
             }
-            runtime()?.block_on(serve(config, registry, None))?;
+            let env_key = std::env::var("BORDIN_KEY").ok();
+            let keyring = bordin::keys::configured_keyring(
+                args.key_file.as_deref(),
+                env_key.as_deref(),
+                &config.database_url,
+            )?;
+            runtime()?.block_on(serve(config, registry, keyring, None))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo {
@@ -311,6 +350,54 @@ fn run(command: Command) -> Result<std::process::ExitCode> {
             .block_on(clinic(command))
             .map(|()| ExitCode::SUCCESS),
         Command::Audit { command } => runtime()?.block_on(audit(command)),
+        Command::Keys { command } => runtime()?
+            .block_on(keys(command))
+            .map(|()| ExitCode::SUCCESS),
+    }
+}
+
+async fn keys(command: KeysCommand) -> Result<()> {
+    match command {
+        KeysCommand::Generate { out } => {
+            let key = bordin::keys::generate_key_file(&out)?;
+            println!(
+                "wrote key {} to {} (mode 0600); keep a copy apart from the database backups",
+                key.id(),
+                out.display()
+            );
+            Ok(())
+        }
+        KeysCommand::Rotate {
+            db,
+            new_key,
+            key_file,
+            batch,
+        } => {
+            let env_key = std::env::var("BORDIN_KEY").ok();
+            let old =
+                bordin::keys::configured_keyring(key_file.as_deref(), env_key.as_deref(), &db)?;
+            let new = bordin::keys::read_key_file(&new_key)?;
+            let mut ring = new;
+            if let Some(old) = old {
+                ring = old.merged_under(ring);
+            }
+            let store = Store::connect(&db)
+                .await
+                .context("opening the database")?
+                .with_keyring(std::sync::Arc::new(ring));
+            let report = store.reseal_all(batch).await?;
+            for (table, n) in &report.tables {
+                println!("{table:<16} {n:>8} values re-encrypted");
+            }
+            println!(
+                "done: {} values now under key {}; serve with --key-file {}",
+                report.total(),
+                report.key_id,
+                new_key.display()
+            );
+            store.close().await;
+            Ok(())
+        }
     }
 }
 
@@ -377,10 +464,37 @@ fn find<'a>(registry: &'a Registry, id: &str) -> Result<&'a Instrument> {
     })
 }
 
-async fn serve(config: Config, registry: Registry, banner: Option<String>) -> Result<()> {
-    let store = Store::connect(&config.database_url)
+async fn serve(
+    config: Config,
+    registry: Registry,
+    keyring: Option<bordin_store::Keyring>,
+    banner: Option<String>,
+) -> Result<()> {
+    let mut store = Store::connect(&config.database_url)
         .await
         .context("opening the database")?;
+    match keyring {
+        Some(k) => {
+            tracing::info!(
+                key = k.active_id(),
+                "clinical free text is encrypted at rest"
+            );
+            store = store.with_keyring(std::sync::Arc::new(k));
+        }
+        None => {
+            let sealed = store.sealed_value_count().await?;
+            if sealed > 0 {
+                bail!(
+                    "the database holds {sealed} encrypted values but no key is configured: \
+                     pass --key-file FILE (or set BORDIN_KEY_FILE) to the key file it was written with"
+                );
+            }
+            tracing::warn!(
+                "no encryption key configured: clinical free text is stored unencrypted; \
+                 create one with `bordin keys generate --out FILE` and pass --key-file FILE"
+            );
+        }
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -429,7 +543,14 @@ async fn demo(seed: u64, db_file: &Path, listen: SocketAddr) -> Result<()> {
     remove_db_files(db_file)?;
     let url = format!("sqlite://{}", db_file.display());
     let registry = load_registry(None)?;
-    let store = Store::connect(&url).await?;
+    // The demo encrypts like a real clinic: a key file beside its database, made on first use.
+    let key_path =
+        bordin::keys::key_file_beside(&url).context("the demo database needs a file path")?;
+    if !key_path.exists() {
+        bordin::keys::generate_key_file(&key_path)?;
+    }
+    let keyring = std::sync::Arc::new(bordin::keys::read_key_file(&key_path)?);
+    let store = Store::connect(&url).await?.with_keyring(keyring);
     let now = bordin_server::state::now_ms();
     let summary = bordin::demo::seed(&store, &registry, seed, &bordin_server::state::today(), now)
         .await
@@ -456,7 +577,8 @@ async fn demo(seed: u64, db_file: &Path, listen: SocketAddr) -> Result<()> {
         database_url: url,
         ..Config::default()
     };
-    serve(config, registry, Some(banner)).await
+    let keyring = bordin::keys::read_key_file(&key_path)?;
+    serve(config, registry, Some(keyring), Some(banner)).await
 }
 
 fn instruments(command: InstrumentsCommand) -> Result<std::process::ExitCode> {

@@ -31,7 +31,7 @@ use crate::state::AppState;
 #[openapi(
     info(title = "Bordin API", description = "Measure, monitor and repair the working alliance. All times are milliseconds since the Unix epoch (UTC); dates are YYYY-MM-DD."),
     components(schemas(ErrorBody, ItemProblem)),
-    tags((name = "instruments"), (name = "session"), (name = "cases"), (name = "alerts"), (name = "links"), (name = "goals"))
+    tags((name = "instruments"), (name = "session"), (name = "cases"), (name = "alerts"), (name = "links"), (name = "goals"), (name = "audit"))
 )]
 struct ApiDoc;
 
@@ -61,6 +61,7 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(put_formulation))
         .routes(routes!(agreements_log))
         .routes(routes!(list_consents, record_consent))
+        .routes(routes!(crate::audit::list_entries))
         .split_for_parts()
 }
 

@@ -65,6 +65,7 @@ pub fn app(state: AppState) -> Router {
         .route("/alerts/{alert_id}/acknowledge", axum::routing::post(pages::monitoring::acknowledge))
         .route("/alerts/{alert_id}/resolve", axum::routing::post(pages::monitoring::resolve))
         .route("/supervision", get(pages::supervision::show))
+        .route("/audit", get(audit::page))
         .route("/instruments", get(pages::instruments::show))
         .route("/responses/{response_id}", get(pages::response::show))
         .route("/responses/{response_id}/correct", axum::routing::post(pages::response::correct))

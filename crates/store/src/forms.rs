@@ -328,6 +328,13 @@ impl Store {
             ));
         }
         let id = new_id();
+        let sealed_reason = crate::seal::seal_col(
+            self.keys(),
+            clinic_id,
+            "responses",
+            "correction_reason",
+            reason,
+        )?;
         match insert_response(
             &mut tx,
             clinic_id,
@@ -335,7 +342,7 @@ impl Store {
             new,
             version + 1,
             Some(supersedes),
-            Some(reason),
+            Some(&sealed_reason),
         )
         .await
         {
@@ -398,7 +405,13 @@ impl Store {
                 .ok_or_else(|| StoreError::Corrupt(format!("unknown source '{source}'")))?,
             version: r.try_get("version")?,
             supersedes: r.try_get("supersedes")?,
-            correction_reason: r.try_get("correction_reason")?,
+            correction_reason: crate::seal::open_opt(
+                self.keys(),
+                clinic_id,
+                "responses",
+                "correction_reason",
+                r.try_get("correction_reason")?,
+            )?,
         })
     }
 

@@ -17,6 +17,7 @@ mod clinic;
 mod forms;
 mod goals;
 mod monitoring;
+pub mod seal;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -39,6 +40,7 @@ pub use goals::{
     GoalRow, LogEntry, TaskReportRow, TaskRow, UpdateOutcome,
 };
 pub use monitoring::{AlertEvent, AlertRow, CaseSeries, NewAlert, SubjectSeries, THERAPIST};
+pub use seal::{Key, Keyring, RotationReport, SealError};
 
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +51,9 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    /// Encrypted text could not be sealed or opened (no key, wrong key, altered value).
+    #[error(transparent)]
+    Sealed(#[from] seal::SealError),
     #[error("{what} not found")]
     NotFound { what: &'static str },
     #[error("{0}")]
@@ -76,6 +81,8 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Keys for clinical free text; `None` writes plain text and refuses to open sealed text.
+    keyring: Option<std::sync::Arc<seal::Keyring>>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -106,14 +113,20 @@ impl Store {
                     // WAL lets readers proceed during a write; FULL syncs the WAL on every commit
                     // so an acknowledged submission survives power loss, not just a crash
                     // (shared/reference/security.md). busy_timeout queues concurrent writers.
-                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 15000;")
+                    // secure_delete overwrites freed content with zeros, so text replaced by
+                    // its sealed form (key rotation) does not linger in free space.
+                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 15000; PRAGMA secure_delete = ON;")
                         .await?;
                     Ok(())
                 })
             })
             .connect_with(options)
             .await?;
-        let store = Self { pool, backend };
+        let store = Self {
+            pool,
+            backend,
+            keyring: None,
+        };
         match backend {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&store.pool).await?,
         }
@@ -131,6 +144,17 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The same store, sealing clinical free text under `keyring`'s active key from now on.
+    pub fn with_keyring(mut self, keyring: std::sync::Arc<seal::Keyring>) -> Self {
+        self.keyring = Some(keyring);
+        self
+    }
+
+    /// The keyring in use, if any.
+    pub(crate) fn keys(&self) -> Option<&seal::Keyring> {
+        self.keyring.as_deref()
     }
 
     /// Closes the pool, waiting for connections to finish.

@@ -212,7 +212,7 @@ pub struct AlertEvent {
 
 const ALERT_COLUMNS: &str = "alert_id, case_id, kind, measure, session_number, event_key, urgency, message, detail, status, raised_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, action_taken";
 
-fn alert_from(r: &AnyRow) -> Result<AlertRow> {
+fn alert_from(r: &AnyRow, k: Option<&crate::seal::Keyring>, clinic_id: &str) -> Result<AlertRow> {
     Ok(AlertRow {
         alert_id: r.try_get("alert_id")?,
         case_id: r.try_get("case_id")?,
@@ -229,7 +229,13 @@ fn alert_from(r: &AnyRow) -> Result<AlertRow> {
         acknowledged_by: r.try_get("acknowledged_by")?,
         resolved_at: r.try_get("resolved_at")?,
         resolved_by: r.try_get("resolved_by")?,
-        action_taken: r.try_get("action_taken")?,
+        action_taken: crate::seal::open_opt(
+            k,
+            clinic_id,
+            "alerts",
+            "action_taken",
+            r.try_get("action_taken")?,
+        )?,
     })
 }
 
@@ -436,7 +442,10 @@ impl Store {
                 .fetch_all(&self.pool)
                 .await?,
         };
-        let mut out: Vec<AlertRow> = rows.iter().map(alert_from).collect::<Result<_>>()?;
+        let mut out: Vec<AlertRow> = rows
+            .iter()
+            .map(|r| alert_from(r, self.keys(), clinic_id))
+            .collect::<Result<_>>()?;
         if !statuses.is_empty() {
             out.retain(|a| statuses.contains(&a.status.as_str()));
         }
@@ -453,7 +462,7 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?
         .ok_or(StoreError::NotFound { what: "alert" })?;
-        alert_from(&r)
+        alert_from(&r, self.keys(), clinic_id)
     }
 
     /// Moves an alert on: open → acknowledged → resolved (open → resolved is allowed too).
@@ -483,6 +492,9 @@ impl Store {
             }
             other => return Err(StoreError::Conflict(format!("unknown alert action '{other}'"))),
         };
+        let k = self.keys();
+        let sealed_action = crate::seal::seal_opt(k, clinic_id, "alerts", "action_taken", note)?;
+        let sealed_note = crate::seal::seal_opt(k, clinic_id, "alert_events", "note", note)?;
         let mut tx = self.write_tx().await?;
         let found = sqlx::query(
             "SELECT status, case_id FROM alerts WHERE clinic_id = $1 AND alert_id = $2",
@@ -504,7 +516,7 @@ impl Store {
             .bind(alert_id)
             .bind(at)
             .bind(actor)
-            .bind(note)
+            .bind(sealed_action.as_deref())
             .execute(&mut *tx)
             .await?;
         sqlx::query("INSERT INTO alert_events (clinic_id, alert_id, at, actor, action, note) VALUES ($1, $2, $3, $4, $5, $6)")
@@ -513,7 +525,7 @@ impl Store {
             .bind(at)
             .bind(actor)
             .bind(action)
-            .bind(note)
+            .bind(sealed_note.as_deref())
             .execute(&mut *tx)
             .await?;
         self.record(
@@ -537,7 +549,13 @@ impl Store {
                     at: r.try_get("at")?,
                     actor: r.try_get("actor")?,
                     action: r.try_get("action")?,
-                    note: r.try_get("note")?,
+                    note: crate::seal::open_opt(
+                        self.keys(),
+                        clinic_id,
+                        "alert_events",
+                        "note",
+                        r.try_get("note")?,
+                    )?,
                 })
             })
             .collect()

@@ -57,7 +57,7 @@ async fn security_headers_are_set() {
 
 /// Every `/api/v1` route the router serves, with its methods. This list is the specification:
 /// a new route must be added here, and the OpenAPI document must list it.
-const API_ROUTES: [(&str, &[&str]); 23] = [
+const API_ROUTES: [(&str, &[&str]); 24] = [
     ("/api/v1/instruments", &["get"]),
     ("/api/v1/instruments/{id}", &["get"]),
     ("/api/v1/instruments/{id}/score", &["post"]),
@@ -81,6 +81,7 @@ const API_ROUTES: [(&str, &[&str]); 23] = [
     ("/api/v1/cases/{case_id}/formulation", &["put"]),
     ("/api/v1/cases/{case_id}/agreements", &["get"]),
     ("/api/v1/cases/{case_id}/consents", &["get", "post"]),
+    ("/api/v1/audit", &["get"]),
 ];
 
 #[tokio::test]

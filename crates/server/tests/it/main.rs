@@ -16,6 +16,7 @@ mod support;
 mod access;
 mod agreement;
 mod agreement_signals;
+mod audit;
 mod basics;
 mod browser;
 mod goals;

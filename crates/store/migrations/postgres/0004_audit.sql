@@ -48,3 +48,5 @@ END;
 $$;
 CREATE TRIGGER audit_heads_move_by_one BEFORE UPDATE OR DELETE ON audit_heads
     FOR EACH ROW EXECUTE FUNCTION audit_heads_guard();
+CREATE TRIGGER audit_log_is_kept_truncate BEFORE TRUNCATE ON audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_log_refuse();

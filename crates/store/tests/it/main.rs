@@ -16,4 +16,5 @@ mod connect;
 mod goals;
 mod isolation;
 mod responses;
+mod sealed;
 mod text_packs;
