@@ -17,6 +17,7 @@
 
 use anyhow::{bail, Context};
 use bordin_core::care::{CaseStatus, Modality, ResponseSource, Role, SessionStatus};
+use bordin_core::goals::ConsentKind;
 use bordin_core::registry::PLACEHOLDER_PACKS;
 use bordin_core::{Answers, Registry, Setting, Value};
 use bordin_store::{NewAdministration, NewCase, NewResponse, Store, Submitted};
@@ -933,6 +934,34 @@ pub async fn seed(
                 now_ms,
             )
             .await?;
+        // Every demo client agreed at intake to every use, so each part of Bordin can be
+        // tried; the consent guard (`bordin_server::consent`) refuses anything without it.
+        for client in &members {
+            for kind in [
+                ConsentKind::Questionnaires,
+                ConsentKind::TranscriptAnalysis,
+                ConsentKind::LiveCopilot,
+                ConsentKind::ResearchExport,
+            ] {
+                store
+                    .record_consent(
+                        cid,
+                        &case_id,
+                        client,
+                        kind,
+                        true,
+                        &bordin_store::Change {
+                            actor: bordin_store::Actor {
+                                role: bordin_core::goals::Rater::Clinician,
+                                id: clinician,
+                            },
+                            at: now_ms,
+                            reason: Some("demo: recorded at intake"),
+                        },
+                    )
+                    .await?;
+            }
+        }
         for s in &case.sessions {
             let row = store
                 .add_session(cid, &case_id, &s.held_on, s.modality, s.status, now_ms)

@@ -172,6 +172,12 @@ struct ServeArgs {
     /// How long a client link stays valid, in hours.
     #[arg(long, env = "BORDIN_LINK_TTL_HOURS", default_value_t = 168)]
     link_ttl_hours: i64,
+    /// File of breached or common passwords that new passwords may not be (docs/security.md).
+    #[arg(long, env = "BORDIN_BREACHED_PASSWORDS")]
+    breached_passwords: Option<PathBuf>,
+    /// Take the client's address from X-Forwarded-For (only behind your own reverse proxy).
+    #[arg(long, env = "BORDIN_TRUST_FORWARDED_FOR")]
+    trust_forwarded_for: bool,
     /// Key file for encryption at rest (`bordin keys generate`). Without it, BORDIN_KEY (the
     /// key file's text) or a key file beside the SQLite database (`DB.key`) is used.
     #[arg(long, env = "BORDIN_KEY_FILE")]
@@ -283,6 +289,11 @@ fn run(command: Command) -> Result<std::process::ExitCode> {
                 public_url: args.public_url.map(|u| u.trim_end_matches('/').to_owned()),
                 secure_cookies: args.secure_cookies,
                 link_ttl_hours: args.link_ttl_hours,
+                security: bordin_server::security::SecurityConfig {
+                    breached_passwords_file: args.breached_passwords,
+                    trust_forwarded_for: args.trust_forwarded_for,
+                    ..Default::default()
+                },
                 ..Config::default()
             };
             if config.link_ttl_hours < 1 {
@@ -503,7 +514,7 @@ async fn serve(
     if let Some(b) = banner {
         println!("{}", b.replace("{url}", &format!("http://{addr}")));
     }
-    let state = AppState::new(store.clone(), registry, config);
+    let state = AppState::try_new(store.clone(), registry, config)?;
     match bordin_server::monitor::catch_up(&state).await {
         Ok(e) => tracing::info!(
             cases = e.cases,
@@ -702,19 +713,27 @@ async fn pick_clinic(store: &Store, clinic: Option<String>) -> Result<String> {
     }
 }
 
-fn read_password() -> Result<String> {
-    if let Ok(p) = std::env::var("BORDIN_PASSWORD") {
-        return Ok(p);
-    }
-    if std::io::stdin().is_terminal() {
-        eprint!("Password (input is shown; set BORDIN_PASSWORD to avoid this): ");
-    }
-    let mut s = String::new();
-    std::io::stdin().read_to_string(&mut s)?;
-    let p = s.lines().next().unwrap_or("").to_owned();
-    // NIST SP 800-63B: at least 8 characters, no composition rules.
-    if p.chars().count() < 8 {
-        bail!("the password must have at least 8 characters");
+/// Reads a new password and checks it against the password rules (NIST SP 800-63B: length,
+/// no composition rules, not on the breached list named by `BORDIN_BREACHED_PASSWORDS`).
+fn read_password(email: &str) -> Result<String> {
+    let p = match std::env::var("BORDIN_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => {
+            if std::io::stdin().is_terminal() {
+                eprint!("Password (input is shown; set BORDIN_PASSWORD to avoid this): ");
+            }
+            let mut s = String::new();
+            std::io::stdin().read_to_string(&mut s)?;
+            s.lines().next().unwrap_or("").to_owned()
+        }
+    };
+    let security = bordin_server::security::SecurityConfig {
+        breached_passwords_file: std::env::var_os("BORDIN_BREACHED_PASSWORDS").map(PathBuf::from),
+        ..Default::default()
+    };
+    let rules = bordin_server::security::PasswordRules::load(&security)?;
+    if let Err(problem) = rules.check(&p, email) {
+        bail!("password: {problem}");
     }
     Ok(p)
 }
@@ -730,7 +749,7 @@ async fn clinic(command: ClinicCommand) -> Result<()> {
             db,
         } => {
             let setting = Setting::parse(&setting).with_context(|| format!("setting '{setting}' is not one of therapy, counselling, coaching, rehabilitation"))?;
-            let password = read_password()?;
+            let password = read_password(&admin_email)?;
             let hash = bordin_server::auth::hash_password(&password)?;
             let store = Store::connect(&db).await?;
             let clinic = store.create_clinic(&name, setting, now).await?;
@@ -759,7 +778,7 @@ async fn clinic(command: ClinicCommand) -> Result<()> {
             let role = Role::parse(&role).with_context(|| {
                 format!("role '{role}' is not one of clinician, supervisor, admin")
             })?;
-            let password = read_password()?;
+            let password = read_password(&email)?;
             let hash = bordin_server::auth::hash_password(&password)?;
             let store = Store::connect(&db).await?;
             let clinic_id = pick_clinic(&store, clinic).await?;

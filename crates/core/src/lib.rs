@@ -12,6 +12,7 @@
 
 pub mod answers;
 pub mod care;
+pub mod formbody;
 pub mod goals;
 pub mod instrument;
 pub mod monitoring;

@@ -21,6 +21,9 @@ pub struct NewClientCase {
     pub code: String,
     pub display_name: Option<String>,
     pub setting: Setting,
+    /// The uses the client agreed to when the case was opened (recorded by the clinician,
+    /// with the case, in the agreements log). Without `questionnaires`, no form can be sent.
+    pub consents: Vec<bordin_core::goals::ConsentKind>,
 }
 
 /// A field-level problem in a clinician's form, so the page can show it beside the field.
@@ -111,6 +114,26 @@ pub async fn create_client_case(
             now,
         )
         .await?;
+    for kind in &input.consents {
+        state
+            .store
+            .record_consent(
+                user.clinic_id(),
+                &case_id,
+                &client.client_id,
+                *kind,
+                true,
+                &bordin_store::Change {
+                    actor: bordin_store::Actor {
+                        role: bordin_core::goals::Rater::Clinician,
+                        id: &user.user.user_id,
+                    },
+                    at: now,
+                    reason: Some("recorded when the case was opened"),
+                },
+            )
+            .await?;
+    }
     Ok(Created::Ok((client, case_id)))
 }
 
@@ -291,6 +314,15 @@ pub async fn send_form(
         ),
         None => case.clients.first().map(|c| c.client_id.clone()),
     };
+    if let Some(id) = &client_id {
+        crate::consent::require_client(
+            state,
+            access,
+            id,
+            bordin_core::goals::ConsentKind::Questionnaires,
+        )
+        .await?;
+    }
     let session = resolve_session(state, access, session).await?;
     let secret = random_secret();
     let token_hash = bordin_store::hash_secret(&secret);
@@ -353,6 +385,20 @@ pub async fn open_link(
     }
     if adm.expires_at.is_some_and(|t| now_ms() >= t) {
         return Ok(LinkState::Invalid);
+    }
+    // A client who withdrew consent to questionnaires after the link was sent: the link closes.
+    if let Some(client) = &adm.client_id {
+        if !crate::consent::in_force(
+            state,
+            clinic_id,
+            &adm.case_id,
+            client,
+            bordin_core::goals::ConsentKind::Questionnaires,
+        )
+        .await?
+        {
+            return Ok(LinkState::Invalid);
+        }
     }
     // The link is the actor from here on (its administration id, never the secret).
     crate::audit::link_read(
@@ -494,6 +540,16 @@ pub async fn submit_clinician(
     pairs: &[(String, String)],
 ) -> Result<SubmitOutcome, AppError> {
     let form = clinician_form(state, access, instrument_id).await?;
+    // A client's own answers (e.g. on paper) need their consent; the clinician's own rating
+    // of the session does not.
+    if form.instrument.respondent != Respondent::Therapist {
+        crate::consent::require(
+            state,
+            access,
+            bordin_core::goals::ConsentKind::Questionnaires,
+        )
+        .await?;
+    }
     let answers = match check_answers(&form, pairs) {
         Ok(a) => a,
         Err(errors) => return Ok(SubmitOutcome::Invalid { form, errors }),

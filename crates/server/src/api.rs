@@ -18,13 +18,13 @@ use bordin_core::care::{Modality, SessionStatus};
 use bordin_core::{Answers, Setting};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::actions::{self, Created, SessionChoice, SubmitOutcome};
 use crate::auth::{self, CurrentUser};
 use crate::error::{ApiError, AppError, ErrorBody, ItemProblem};
 use crate::policy;
+use crate::routes::{Access, Routes};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -33,36 +33,40 @@ use crate::state::AppState;
     components(schemas(ErrorBody, ItemProblem)),
     tags((name = "instruments"), (name = "session"), (name = "cases"), (name = "alerts"), (name = "links"), (name = "goals"), (name = "audit"))
 )]
-struct ApiDoc;
+pub(crate) struct ApiDoc;
 
-/// The API routes and their OpenAPI document.
-pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .routes(routes!(list_instruments))
-        .routes(routes!(get_instrument))
-        .routes(routes!(score_answers))
-        .routes(routes!(login, logout))
-        .routes(routes!(list_cases, create_case))
-        .routes(routes!(get_case))
-        .routes(routes!(add_session))
-        .routes(routes!(send_form))
-        .routes(routes!(enter_response))
-        .routes(routes!(list_alerts))
-        .routes(routes!(acknowledge_alert))
-        .routes(routes!(resolve_alert))
-        .routes(routes!(get_response))
-        .routes(routes!(correct_response))
-        .routes(routes!(get_link_form, submit_link))
-        .routes(routes!(list_goals, create_goal))
-        .routes(routes!(update_goal))
-        .routes(routes!(rate_goal))
-        .routes(routes!(create_task))
-        .routes(routes!(report_task))
-        .routes(routes!(put_formulation))
-        .routes(routes!(agreements_log))
-        .routes(routes!(list_consents, record_consent))
-        .routes(routes!(crate::audit::list_entries))
-        .split_for_parts()
+/// The JSON routes, each with its access rule (see [`crate::routes`]).
+pub fn routes(t: Routes) -> Routes {
+    use Access::*;
+    t.api(AnyUser, routes!(list_instruments))
+        .api(AnyUser, routes!(get_instrument))
+        .api(AnyUser, routes!(score_answers))
+        .api(Public, routes!(login))
+        .api(AnyUser, routes!(logout))
+        .api(AnyUser, routes!(list_cases))
+        .api(AnyUser, routes!(create_case))
+        .api(CaseRead, routes!(get_case))
+        .api(CaseWrite, routes!(add_session))
+        .api(CaseWrite, routes!(send_form))
+        .api(CaseWrite, routes!(enter_response))
+        .api(AnyUser, routes!(list_alerts))
+        .api(CaseWrite, routes!(acknowledge_alert))
+        .api(CaseWrite, routes!(resolve_alert))
+        .api(CaseRead, routes!(get_response))
+        .api(CaseWrite, routes!(correct_response))
+        .api(ClientLink, routes!(get_link_form))
+        .api(ClientLink, routes!(submit_link))
+        .api(CaseRead, routes!(list_goals))
+        .api(CaseWrite, routes!(create_goal))
+        .api(CaseWrite, routes!(update_goal))
+        .api(CaseWrite, routes!(rate_goal))
+        .api(CaseWrite, routes!(create_task))
+        .api(CaseWrite, routes!(report_task))
+        .api(CaseWrite, routes!(put_formulation))
+        .api(CaseRead, routes!(agreements_log))
+        .api(CaseRead, routes!(list_consents))
+        .api(CaseWrite, routes!(record_consent))
+        .api(Supervisor, routes!(crate::audit::list_entries))
 }
 
 /// The current user, with the CSRF header checked on state-changing methods.
@@ -221,6 +225,9 @@ async fn score_answers(
 pub struct LoginInput {
     email: String,
     password: String,
+    /// The 6-digit code from the user's authenticator app, when they set one up.
+    #[serde(default)]
+    code: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -237,11 +244,32 @@ pub struct LoginResult {
     responses((status = 200, body = LoginResult), (status = 401, body = ErrorBody)))]
 async fn login(
     State(state): State<AppState>,
+    crate::routes::SourceAddress(source): crate::routes::SourceAddress,
     jar: CookieJar,
     Json(input): Json<LoginInput>,
 ) -> Result<Response, ApiError> {
-    match auth::login(&state, &input.email, &input.password).await? {
-        Some((user, cookie, csrf)) => Ok((
+    let refused = |status: StatusCode, error: &str, message: String| {
+        Ok((
+            status,
+            Json(ErrorBody {
+                error: error.into(),
+                message,
+                items: vec![],
+            }),
+        )
+            .into_response())
+    };
+    use crate::pages::login::{throttled_message, CODE_NEEDED, CODE_REFUSED, REFUSED};
+    match auth::login(
+        &state,
+        &input.email,
+        &input.password,
+        input.code.as_deref(),
+        &source,
+    )
+    .await?
+    {
+        auth::LoginOutcome::Ok { user, cookie, csrf } => Ok((
             jar.add(cookie),
             Json(LoginResult {
                 user_id: user.user_id,
@@ -251,15 +279,22 @@ async fn login(
             }),
         )
             .into_response()),
-        None => Ok((
+        auth::LoginOutcome::Refused => {
+            refused(StatusCode::UNAUTHORIZED, "unauthenticated", REFUSED.into())
+        }
+        auth::LoginOutcome::CodeNeeded => {
+            refused(StatusCode::UNAUTHORIZED, "code_needed", CODE_NEEDED.into())
+        }
+        auth::LoginOutcome::CodeRefused => refused(
             StatusCode::UNAUTHORIZED,
-            Json(ErrorBody {
-                error: "unauthenticated".into(),
-                message: "That email and password do not match an account.".into(),
-                items: vec![],
-            }),
-        )
-            .into_response()),
+            "code_refused",
+            CODE_REFUSED.into(),
+        ),
+        auth::LoginOutcome::Throttled { retry_at } => refused(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            throttled_message(retry_at),
+        ),
     }
 }
 
@@ -358,6 +393,11 @@ pub struct NewCaseInput {
     display_name: Option<String>,
     /// `therapy` (default), `counselling`, `coaching` or `rehabilitation`.
     setting: Option<String>,
+    /// What the client agreed to, recorded with the case: any of `questionnaires`,
+    /// `transcript_analysis`, `live_copilot`, `research_export`. Forms can only be sent with
+    /// `questionnaires`; consent can also be recorded later (`/cases/{case_id}/consents`).
+    #[serde(default)]
+    consents: Vec<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -400,10 +440,21 @@ async fn create_case(
             ))
         })?,
     };
+    let mut consents = Vec::new();
+    for c in &input.consents {
+        consents.push(
+            bordin_core::goals::ConsentKind::parse(c).ok_or_else(|| {
+                AppError::BadRequest(format!(
+                    "consents: unknown consent '{c}'; use questionnaires, transcript_analysis, live_copilot or research_export"
+                ))
+            })?,
+        );
+    }
     let new = actions::NewClientCase {
         code: input.code,
         display_name: input.display_name,
         setting,
+        consents,
     };
     Ok(
         match actions::create_client_case(&state, &user, &new).await? {

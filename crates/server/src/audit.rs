@@ -9,9 +9,8 @@
 //! - every store function that writes client data appends its own entry in its transaction;
 //! - anything else that reads client data calls [`read`] with the object it read.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::Request;
+use axum::extract::State;
 use axum::middleware::Next;
 use axum::response::Response;
 use bordin_store::{AuditActor, AuditContext, AuditEvent, Outcome};
@@ -19,16 +18,14 @@ use bordin_store::{AuditActor, AuditContext, AuditEvent, Outcome};
 use crate::error::AppError;
 use crate::state::AppState;
 
-/// Middleware: runs the request inside its audit context. The source is the peer address of
-/// the connection (behind a reverse proxy this is the proxy; see docs/security.md).
-pub async fn context(request: Request, next: Next) -> Response {
-    let source = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_else(|| "unknown".to_owned());
+/// Middleware: runs the request inside its audit context. The source is the request's source
+/// address as the access rules see it ([`crate::routes::source_address`]: the peer, or the
+/// proxy's X-Forwarded-For when configured to trust it).
+pub async fn context(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let source = crate::routes::source_address(&state, &parts);
     let ctx = AuditContext::new(&source);
-    bordin_store::audit::scope(ctx, next.run(request)).await
+    bordin_store::audit::scope(ctx, next.run(Request::from_parts(parts, body))).await
 }
 
 /// Names the logged-in user as the actor of the current request.
@@ -45,6 +42,10 @@ pub async fn read(
     case_id: Option<&str>,
     outcome: Outcome,
 ) -> Result<(), AppError> {
+    let key = format!("{object_type}/{object_id}/{}", outcome.as_str());
+    if !bordin_store::audit::first_read(&key) {
+        return Ok(());
+    }
     state
         .store
         .audit(&AuditEvent {
@@ -83,7 +84,7 @@ pub async fn link_read(
 // ---------------------------------------------------------------------------------------------
 // Reading the trail: supervisors (their supervisees and their cases) and admins (the clinic)
 
-use axum::extract::{Query, State};
+use axum::extract::Query;
 use axum::Json;
 use bordin_core::care::Role;
 use bordin_store::{AuditEntry, AuditFilter};

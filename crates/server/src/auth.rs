@@ -104,6 +104,10 @@ impl FromRequestParts<AppState> for CurrentUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        // The route table's guard has already authenticated this request: reuse its answer.
+        if let Some(user) = parts.extensions.get::<CurrentUser>() {
+            return Ok(user.clone());
+        }
         let value = session_cookie_value(&parts.headers).ok_or(AppError::Unauthenticated)?;
         let (clinic_id, secret) = value.split_once('.').ok_or(AppError::Unauthenticated)?;
         let hash = hash_secret(secret);
@@ -167,15 +171,43 @@ async fn urgent_alerts(
     Ok(out)
 }
 
-/// Checks an email and password; on success starts a session and returns its cookie.
+/// What a login attempt came to.
+pub enum LoginOutcome {
+    /// Logged in: the session's cookie and CSRF token.
+    Ok {
+        user: Box<UserRow>,
+        cookie: Cookie<'static>,
+        csrf: String,
+    },
+    /// The email and password (or the code) do not match. The same for unknown accounts.
+    Refused,
+    /// The password matched and the account has a second factor: ask for the code.
+    CodeNeeded,
+    /// The password matched but the code did not (or was used before).
+    CodeRefused,
+    /// Too many failures for this account or from this address: try again at this time (ms).
+    Throttled { retry_at: i64 },
+}
+
+/// Checks an email, password and (when the account has one) TOTP code; on success starts a
+/// session.
 ///
-/// The same answer (`None`) is given for an unknown email and a wrong password, and an unknown
-/// email still costs one hash, so response time does not reveal which accounts exist.
+/// The same answer (`Refused`) is given for an unknown email and a wrong password, an unknown
+/// email still costs one hash, and unknown emails are throttled like real ones, so neither the
+/// answer nor its timing reveals which accounts exist. Throttling rules: [`crate::security`].
 pub async fn login(
     state: &AppState,
     email: &str,
     password: &str,
-) -> Result<Option<(UserRow, Cookie<'static>, String)>, AppError> {
+    code: Option<&str>,
+    source: &str,
+) -> Result<LoginOutcome, AppError> {
+    let now = now_ms();
+    if let Some(retry_at) = state.throttle.login_retry_at(email, source, now) {
+        // No email or address in the log: both are personal data.
+        tracing::warn!("login refused: throttled");
+        return Ok(LoginOutcome::Throttled { retry_at });
+    }
     let candidates = state.store.users_by_email(email).await?;
     let password = password.to_owned();
     let hashes: Vec<String> = candidates.iter().map(|u| u.password_hash.clone()).collect();
@@ -189,14 +221,40 @@ pub async fn login(
     })
     .await
     .map_err(|e| AppError::Internal(e.to_string()))?;
-    let Some(i) = matched else { return Ok(None) };
-    let user = candidates[i].clone();
-    if !user.active {
-        return Ok(None);
+    let user = match matched.map(|i| candidates[i].clone()) {
+        Some(u) if u.active => u,
+        _ => {
+            state.throttle.login_failed(email, source, now);
+            tracing::info!("login refused: email and password do not match");
+            return Ok(LoginOutcome::Refused);
+        }
+    };
+    if let Some(totp) = state.store.totp(&user.clinic_id, &user.user_id).await? {
+        if totp.confirmed_at.is_some() {
+            let Some(code) = code.filter(|c| !c.trim().is_empty()) else {
+                return Ok(LoginOutcome::CodeNeeded);
+            };
+            let step = crate::totp::matching_step(&totp.secret_base32, code, now)?;
+            let accepted = match step {
+                Some(step) => {
+                    state
+                        .store
+                        .use_totp_step(&user.clinic_id, &user.user_id, step, now)
+                        .await?
+                }
+                None => false,
+            };
+            if !accepted {
+                state.throttle.login_failed(email, source, now);
+                tracing::info!(user = %user.user_id, "login refused: wrong or reused code");
+                return Ok(LoginOutcome::CodeRefused);
+            }
+        }
     }
+    state.throttle.login_succeeded(email);
+    tracing::info!(user = %user.user_id, "logged in");
     let secret = random_secret();
     let csrf = random_secret();
-    let now = now_ms();
     let session = AuthSession {
         clinic_id: user.clinic_id.clone(),
         user_id: user.user_id.clone(),
@@ -215,7 +273,18 @@ pub async fn login(
         .same_site(SameSite::Lax)
         .path("/")
         .build();
-    Ok(Some((user, cookie, csrf)))
+    Ok(LoginOutcome::Ok {
+        user: Box::new(user),
+        cookie,
+        csrf,
+    })
+}
+
+/// The session id hash of the current request (to keep this session when ending the others).
+impl CurrentUser {
+    pub fn session_hash(&self) -> &str {
+        &self.session_hash
+    }
 }
 
 /// Ends the session on the server and returns a cookie that clears it in the browser.

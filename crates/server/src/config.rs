@@ -20,6 +20,8 @@ pub struct Config {
     /// Idle and absolute lifetimes of a login session, in minutes.
     pub session_idle_minutes: i64,
     pub session_absolute_minutes: i64,
+    /// Throttles, password rules, proxy trust (`security.rs`).
+    pub security: crate::security::SecurityConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -32,6 +34,7 @@ impl std::fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("secure_cookies", &self.secure_cookies)
             .field("link_ttl_hours", &self.link_ttl_hours)
+            .field("security", &self.security)
             .finish_non_exhaustive()
     }
 }
@@ -47,6 +50,7 @@ impl Default for Config {
             link_ttl_hours: 7 * 24,
             session_idle_minutes: 30,
             session_absolute_minutes: 12 * 60,
+            security: crate::security::SecurityConfig::default(),
         }
     }
 }

@@ -23,6 +23,17 @@ pub enum AppError {
     BadRequest(String),
     #[error("{0}")]
     Conflict(String),
+    /// Input refused as a whole before any handler (e.g. a form field over its size limit).
+    #[error("{0}")]
+    Unprocessable(String),
+    /// The client has not agreed to this use (or withdrew). Names the client's code and the
+    /// consent; `kind` is the machine-readable consent kind.
+    #[error("Client {client} has not given consent to {consent} (or has withdrawn it). Record their consent on the case's goals page before going on.")]
+    ConsentRequired {
+        client: String,
+        consent: &'static str,
+        kind: &'static str,
+    },
     #[error("storage error: {0}")]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]
@@ -36,7 +47,8 @@ impl AppError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Csrf => StatusCode::FORBIDDEN,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Conflict(_) | Self::ConsentRequired { .. } => StatusCode::CONFLICT,
             Self::Store(StoreError::NotFound { .. }) => StatusCode::NOT_FOUND,
             Self::Store(StoreError::Conflict(_)) => StatusCode::CONFLICT,
             Self::Store(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -84,7 +96,7 @@ impl<E: Into<AppError>> From<E> for ApiError {
 /// Error body of every JSON endpoint.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
-    /// Machine-readable kind: `unauthenticated`, `not_found`, `csrf`, `bad_request`, `conflict`, `invalid_answers`, `internal`.
+    /// Machine-readable kind: `unauthenticated`, `not_found`, `csrf`, `bad_request`, `conflict`, `consent_required`, `invalid_answers`, `internal`.
     pub error: String,
     /// What went wrong, in words.
     pub message: String,
@@ -108,7 +120,9 @@ impl IntoResponse for ApiError {
             AppError::NotFound => "not_found",
             AppError::Csrf => "csrf",
             AppError::BadRequest(_) => "bad_request",
+            AppError::Unprocessable(_) => "unprocessable",
             AppError::Conflict(_) => "conflict",
+            AppError::ConsentRequired { .. } => "consent_required",
             AppError::Store(StoreError::NotFound { .. }) => "not_found",
             AppError::Store(StoreError::Conflict(_)) => "conflict",
             AppError::Store(_) | AppError::Internal(_) => "internal",

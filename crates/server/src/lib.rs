@@ -13,73 +13,154 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod consent;
 pub mod error;
 pub mod goals;
 pub mod monitor;
 pub mod pages;
 pub mod policy;
+pub mod routes;
+pub mod security;
 pub mod state;
+pub mod totp;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::get;
 use axum::{Json, Router};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use config::Config;
+pub use routes::{Access, RouteInfo, Routes};
 pub use state::AppState;
+use utoipa::OpenApi as _;
 
 /// Largest request body accepted (forms and JSON are small; transcripts get their own limit).
 pub const BODY_LIMIT: usize = 256 * 1024;
 
+/// Every route of the server with its access rule: the one place routes are registered
+/// (see [`routes`] for how to add one). JSON routes come from [`api::routes`].
+pub fn table() -> Routes {
+    use pages::*;
+    use Access::*;
+    let t = Routes::new(api::ApiDoc::openapi())
+        .get("/", Public, login::home)
+        .get("/healthz", Public, healthz)
+        .get("/static/app.css", Public, css)
+        .get("/api/openapi.json", Public, openapi_json)
+        .get("/login", Public, login::show)
+        .post("/login", Public, login::submit)
+        .post("/logout", AnyUser, login::logout)
+        .get("/account", AnyUser, account::show)
+        .post("/account/password", AnyUser, account::change_password)
+        .get("/account/totp", AnyUser, account::totp_show)
+        .post("/account/totp", AnyUser, account::totp_confirm)
+        .post("/account/totp/off", AnyUser, account::totp_off)
+        .get("/admin/users", Admin, account::users)
+        .post("/admin/users/{user_id}/unlock", Admin, account::unlock)
+        .get("/caseload", AnyUser, caseload::show)
+        .get("/clients/new", AnyUser, caseload::new_form)
+        .post("/clients", AnyUser, caseload::create)
+        .get("/cases/{case_id}", CaseRead, case::show)
+        .post("/cases/{case_id}/send", CaseWrite, case::send)
+        .post("/cases/{case_id}/sessions", CaseWrite, case::add_session)
+        .get("/cases/{case_id}/enter", CaseRead, case::enter_form)
+        .post("/cases/{case_id}/enter", CaseWrite, case::enter_submit)
+        .post("/cases/{case_id}/clients", CaseWrite, case::add_client)
+        .post("/cases/{case_id}/clinicians", CaseWrite, case::share)
+        .get("/cases/{case_id}/agreement", CaseRead, agreement::show)
+        .post("/cases/{case_id}/consent", CaseWrite, pages::goals::consent)
+        .get("/cases/{case_id}/goals", CaseRead, pages::goals::show)
+        .post("/cases/{case_id}/goals", CaseWrite, pages::goals::add_goal)
+        .post(
+            "/cases/{case_id}/goals/link",
+            CaseWrite,
+            pages::goals::create_link,
+        )
+        .post(
+            "/cases/{case_id}/goals/{goal_id}/edit",
+            CaseWrite,
+            pages::goals::edit_goal,
+        )
+        .post(
+            "/cases/{case_id}/goals/{goal_id}/rate",
+            CaseWrite,
+            pages::goals::rate,
+        )
+        .post(
+            "/cases/{case_id}/goals/{goal_id}/status",
+            CaseWrite,
+            pages::goals::set_status,
+        )
+        .post(
+            "/cases/{case_id}/goals/{goal_id}/tasks",
+            CaseWrite,
+            pages::goals::add_task,
+        )
+        .post(
+            "/cases/{case_id}/formulation",
+            CaseWrite,
+            pages::goals::save_formulation,
+        )
+        .get("/alerts/{alert_id}", CaseRead, monitoring::show_alert)
+        .post(
+            "/alerts/{alert_id}/acknowledge",
+            CaseWrite,
+            monitoring::acknowledge,
+        )
+        .post("/alerts/{alert_id}/resolve", CaseWrite, monitoring::resolve)
+        .get("/supervision", Supervisor, supervision::show)
+        .get("/audit", Supervisor, crate::audit::page)
+        .get("/instruments", AnyUser, instruments::show)
+        .get("/responses/{response_id}", CaseRead, response::show)
+        .post(
+            "/responses/{response_id}/correct",
+            CaseWrite,
+            response::correct,
+        )
+        .get("/f/{clinic_id}/{secret}", ClientLink, link::show)
+        .post("/f/{clinic_id}/{secret}", ClientLink, link::submit)
+        .get("/g/{clinic_id}/{secret}", ClientLink, client_goals::show)
+        .post(
+            "/g/{clinic_id}/{secret}/goals",
+            ClientLink,
+            client_goals::propose,
+        )
+        .post(
+            "/g/{clinic_id}/{secret}/goals/{goal_id}",
+            ClientLink,
+            client_goals::edit,
+        )
+        .post(
+            "/g/{clinic_id}/{secret}/goals/{goal_id}/rate",
+            ClientLink,
+            client_goals::rate,
+        )
+        .post(
+            "/g/{clinic_id}/{secret}/tasks/{task_id}/report",
+            ClientLink,
+            client_goals::report,
+        );
+    api::routes(t)
+}
+
+/// The route table (method, path, access rule) of [`app`], for tests and documentation.
+pub fn route_table() -> Vec<RouteInfo> {
+    table().table().to_vec()
+}
+
 /// The whole application: pages, client links, API, OpenAPI document, health check.
 pub fn app(state: AppState) -> Router {
-    let (api_routes, openapi) = api::router();
-    let openapi_json = std::sync::Arc::new(openapi);
-    Router::new()
-        .route("/", get(pages::login::home))
-        .route("/healthz", get(healthz))
-        .route("/static/app.css", get(css))
-        .route("/login", get(pages::login::show).post(pages::login::submit))
-        .route("/logout", axum::routing::post(pages::login::logout))
-        .route("/caseload", get(pages::caseload::show))
-        .route("/clients/new", get(pages::caseload::new_form))
-        .route("/clients", axum::routing::post(pages::caseload::create))
-        .route("/cases/{case_id}", get(pages::case::show))
-        .route("/cases/{case_id}/send", axum::routing::post(pages::case::send))
-        .route("/cases/{case_id}/sessions", axum::routing::post(pages::case::add_session))
-        .route("/cases/{case_id}/enter", get(pages::case::enter_form).post(pages::case::enter_submit))
-        .route("/cases/{case_id}/clients", axum::routing::post(pages::case::add_client))
-        .route("/cases/{case_id}/clinicians", axum::routing::post(pages::case::share))
-        .route("/cases/{case_id}/agreement", get(pages::agreement::show))
-        .route("/cases/{case_id}/consent", axum::routing::post(pages::goals::consent))
-        .route("/cases/{case_id}/goals", get(pages::goals::show).post(pages::goals::add_goal))
-        .route("/cases/{case_id}/goals/link", axum::routing::post(pages::goals::create_link))
-        .route("/cases/{case_id}/goals/{goal_id}/edit", axum::routing::post(pages::goals::edit_goal))
-        .route("/cases/{case_id}/goals/{goal_id}/rate", axum::routing::post(pages::goals::rate))
-        .route("/cases/{case_id}/goals/{goal_id}/status", axum::routing::post(pages::goals::set_status))
-        .route("/cases/{case_id}/goals/{goal_id}/tasks", axum::routing::post(pages::goals::add_task))
-        .route("/cases/{case_id}/formulation", axum::routing::post(pages::goals::save_formulation))
-        .route("/alerts/{alert_id}", get(pages::monitoring::show_alert))
-        .route("/alerts/{alert_id}/acknowledge", axum::routing::post(pages::monitoring::acknowledge))
-        .route("/alerts/{alert_id}/resolve", axum::routing::post(pages::monitoring::resolve))
-        .route("/supervision", get(pages::supervision::show))
-        .route("/audit", get(audit::page))
-        .route("/instruments", get(pages::instruments::show))
-        .route("/responses/{response_id}", get(pages::response::show))
-        .route("/responses/{response_id}/correct", axum::routing::post(pages::response::correct))
-        .route("/f/{clinic_id}/{secret}", get(pages::link::show).post(pages::link::submit))
-        .route("/g/{clinic_id}/{secret}", get(pages::client_goals::show))
-        .route("/g/{clinic_id}/{secret}/goals", axum::routing::post(pages::client_goals::propose))
-        .route("/g/{clinic_id}/{secret}/goals/{goal_id}", axum::routing::post(pages::client_goals::edit))
-        .route("/g/{clinic_id}/{secret}/goals/{goal_id}/rate", axum::routing::post(pages::client_goals::rate))
-        .route("/g/{clinic_id}/{secret}/tasks/{task_id}/report", axum::routing::post(pages::client_goals::report))
-        .merge(api_routes)
-        .route("/api/openapi.json", get(move || async move { Json((*openapi_json).clone()) }))
+    let (routes, _) = table().into_router(&state);
+    routes
         .fallback(|| async { error::AppError::NotFound })
-        // Every request runs in its audit context (source address; actor once known).
-        .layer(axum::middleware::from_fn(audit::context))
+        // Every request runs in its audit context (source address; actor once known), outside
+        // the access rules so that their decisions are recorded with it.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            audit::context,
+        ))
+        .layer(axum::middleware::from_fn(form_field_limits))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
@@ -91,7 +172,59 @@ pub fn app(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
         .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .layer(SetResponseHeaderLayer::overriding(HeaderName::from_static("cross-origin-opener-policy"), HeaderValue::from_static("same-origin")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::STRICT_TRANSPORT_SECURITY, hsts(&state.config)))
         .with_state(state)
+}
+
+/// HSTS (one year, subdomains) when the configured public URL is `https://…`; otherwise
+/// nothing is sent. Over plain HTTP the header would be ignored
+/// by browsers anyway (RFC 6797 §8.1), and sending it on a local test server would be wrong.
+fn hsts(config: &Config) -> Option<HeaderValue> {
+    config
+        .public_url
+        .as_deref()
+        .is_some_and(|u| u.to_ascii_lowercase().starts_with("https://"))
+        .then(|| HeaderValue::from_static("max-age=31536000; includeSubDomains"))
+}
+
+/// Checks every form body against the per-field limits of `bordin_core::formbody` before any
+/// handler sees it; a refusal names the field (422). Bodies over [`BODY_LIMIT`] get 413.
+async fn form_field_limits(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return next.run(req).await;
+    }
+    let is_api = req.uri().path().starts_with("/api/");
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, BODY_LIMIT).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "The form is too large.").into_response();
+    };
+    if let Err(e) = bordin_core::formbody::decode(&bytes, &bordin_core::formbody::FORM_LIMITS) {
+        let e = error::AppError::Unprocessable(format!("{e}."));
+        return if is_api {
+            error::ApiError(e).into_response()
+        } else {
+            e.into_response()
+        };
+    }
+    next.run(axum::extract::Request::from_parts(
+        parts,
+        axum::body::Body::from(bytes),
+    ))
+    .await
+}
+
+/// The OpenAPI document of the JSON routes (built once from the route table).
+async fn openapi_json() -> impl IntoResponse {
+    static DOC: std::sync::OnceLock<utoipa::openapi::OpenApi> = std::sync::OnceLock::new();
+    Json(DOC.get_or_init(|| table().into_openapi()).clone())
 }
 
 async fn css() -> impl IntoResponse {
@@ -124,7 +257,6 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // Peer addresses are the audit trail's source addresses.
     axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),

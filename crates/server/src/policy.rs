@@ -139,6 +139,67 @@ pub async fn visible_case_ids(
     Ok(ids)
 }
 
+/// The path parameters that name a case or an object inside one, in the order they are tried.
+/// A `CaseRead`/`CaseWrite` route must have one of them (checked when the route table is built).
+pub const CASE_OBJECT_PARAMS: &[&str] =
+    &["case_id", "goal_id", "task_id", "alert_id", "response_id"];
+
+/// The access decision of the route table for `CaseRead`/`CaseWrite` routes: finds the case the
+/// path names (directly or through one of its objects) and asks [`case`]. An object of another
+/// clinic, or of a case the user may not see, is "not found", exactly like a missing one.
+pub async fn case_of_object(
+    state: &AppState,
+    user: &CurrentUser,
+    params: &[(&str, &str)],
+) -> Result<CaseAccess, AppError> {
+    let clinic = user.clinic_id();
+    let found = |name: &str| params.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
+    let not_found = |_| AppError::NotFound;
+    let case_id = if let Some(id) = found("case_id") {
+        id.to_owned()
+    } else if let Some(id) = found("goal_id") {
+        state
+            .store
+            .goal(clinic, id)
+            .await
+            .map_err(not_found)?
+            .case_id
+    } else if let Some(id) = found("task_id") {
+        state
+            .store
+            .task(clinic, id)
+            .await
+            .map_err(not_found)?
+            .case_id
+    } else if let Some(id) = found("alert_id") {
+        state
+            .store
+            .alert(clinic, id)
+            .await
+            .map_err(not_found)?
+            .case_id
+    } else if let Some(id) = found("response_id") {
+        state
+            .store
+            .response(clinic, id)
+            .await
+            .map_err(not_found)?
+            .case_id
+    } else {
+        return Err(AppError::NotFound);
+    };
+    case(state, user, &case_id).await
+}
+
+/// The supervision overview: supervisors and admins.
+pub fn require_supervisor(user: &CurrentUser) -> Result<(), AppError> {
+    if matches!(user.user.role, Role::Supervisor | Role::Admin) {
+        Ok(())
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
 /// Only admins install text packs and manage users.
 pub fn require_admin(user: &CurrentUser) -> Result<(), AppError> {
     if user.user.role == Role::Admin {
@@ -146,4 +207,43 @@ pub fn require_admin(user: &CurrentUser) -> Result<(), AppError> {
     } else {
         Err(AppError::NotFound)
     }
+}
+
+/// The access decision of the route table for `ClientLink` routes: is the secret in the path a
+/// live link, and does every object the path names (a goal, a task) belong to its case?
+///
+/// `/g/…` paths are the client's goals links (`case_links`); every other link route is a
+/// questionnaire link (`administrations`): completed ones still answer ("thank you"), unknown,
+/// malformed, expired, cancelled and consent-withdrawn ones do not.
+pub async fn client_link(
+    state: &AppState,
+    path: &str,
+    params: &[(&str, &str)],
+) -> Result<bool, AppError> {
+    let found = |name: &str| params.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
+    let (Some(clinic), Some(secret)) = (found("clinic_id"), found("secret")) else {
+        return Ok(false);
+    };
+    if !path.starts_with("/g/") {
+        return Ok(!matches!(
+            crate::actions::open_link(state, clinic, secret).await?,
+            crate::actions::LinkState::Invalid
+        ));
+    }
+    let Some(scope) = crate::goals::open_client_link(state, clinic, secret).await? else {
+        return Ok(false);
+    };
+    if let Some(goal) = found("goal_id") {
+        match state.store.goal(scope.clinic_id(), goal).await {
+            Ok(g) if g.case_id == scope.case_id() => {}
+            _ => return Ok(false),
+        }
+    }
+    if let Some(task) = found("task_id") {
+        match state.store.task(scope.clinic_id(), task).await {
+            Ok(t) if t.case_id == scope.case_id() => {}
+            _ => return Ok(false),
+        }
+    }
+    Ok(true)
 }

@@ -16,16 +16,38 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Monitoring rules calibrated per clinic.
     pub rules: Arc<crate::monitor::RulesCache>,
+    /// Login and link throttles (in memory).
+    pub throttle: Arc<crate::security::Throttle>,
+    /// Password length rules and the breached-password list.
+    pub passwords: Arc<crate::security::PasswordRules>,
 }
 
 impl AppState {
+    /// Panics only if the configured breached-password list cannot be read: use
+    /// [`AppState::try_new`] to get that as an error.
     pub fn new(store: Store, instruments: Registry, config: Config) -> Self {
-        Self {
+        match Self::try_new(store, instruments, config) {
+            Ok(s) => s,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// The state, or why the configured breached-password list could not be read.
+    pub fn try_new(
+        store: Store,
+        instruments: Registry,
+        config: Config,
+    ) -> Result<Self, crate::security::ListError> {
+        let passwords = crate::security::PasswordRules::load(&config.security)?;
+        let throttle = crate::security::Throttle::new(config.security.throttle);
+        Ok(Self {
             store,
             instruments: Arc::new(instruments),
             config: Arc::new(config),
             rules: Arc::default(),
-        }
+            throttle: Arc::new(throttle),
+            passwords: Arc::new(passwords),
+        })
     }
 
     /// The instruments of one clinic: the shared ones with the clinic's installed text packs.

@@ -205,6 +205,9 @@ fn hex_decode(s: &str) -> Option<Vec<u8>> {
 pub struct AuditContext {
     source: String,
     actor: Mutex<Option<AuditActor>>,
+    /// Reads already recorded in this request (an access rule and its handler both check the
+    /// same case: one entry).
+    reads: Mutex<Vec<String>>,
 }
 
 impl AuditContext {
@@ -212,6 +215,7 @@ impl AuditContext {
         Arc::new(Self {
             source: source.to_owned(),
             actor: Mutex::new(None),
+            reads: Mutex::new(Vec::new()),
         })
     }
     pub fn source(&self) -> &str {
@@ -240,6 +244,24 @@ pub async fn scope<F: std::future::Future>(ctx: Arc<AuditContext>, fut: F) -> F:
 /// token). Outside a request this does nothing.
 pub fn set_actor(actor: AuditActor) {
     let _ = CONTEXT.try_with(|c| c.set_actor(actor));
+}
+
+/// True the first time `key` is noted in the current request (and always outside a request):
+/// the caller records the read only then.
+pub fn first_read(key: &str) -> bool {
+    CONTEXT
+        .try_with(|c| match c.reads.lock() {
+            Ok(mut seen) => {
+                if seen.iter().any(|k| k == key) {
+                    false
+                } else {
+                    seen.push(key.to_owned());
+                    true
+                }
+            }
+            Err(_) => true,
+        })
+        .unwrap_or(true)
 }
 
 /// The current request's actor and source address; `system` and `local` outside a request.

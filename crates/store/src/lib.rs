@@ -14,6 +14,7 @@
 pub mod audit;
 mod caseload;
 mod clinic;
+mod credentials;
 mod forms;
 mod goals;
 mod monitoring;
@@ -31,6 +32,7 @@ pub use audit::{
 };
 pub use caseload::{CaseRow, CaseSummary, ClientRow, LatestScore, NewCase, SessionRow};
 pub use clinic::{AuthSession, ClinicRow, UserRow};
+pub use credentials::TotpRow;
 pub use forms::{
     AdministrationRow, CaseScoreRow, FlagRow, NewAdministration, NewResponse, ResponseRow,
     Submitted,

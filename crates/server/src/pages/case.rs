@@ -340,6 +340,9 @@ pub async fn send(
             }
         }
         Err(AppError::BadRequest(msg)) => html! { div.notice.urgent role="alert" { (msg) } },
+        Err(e @ AppError::ConsentRequired { .. }) => {
+            html! { div.notice.urgent role="alert" id="consent-needed" { (e.to_string()) } }
+        }
         Err(e) => return Err(e),
     };
     let view = actions::case_view(&state, &access).await?;

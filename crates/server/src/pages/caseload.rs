@@ -114,6 +114,12 @@ fn new_client_form(
                 select id="setting" name="setting" {
                     @for s in Setting::ALL { option value=(s.as_str()) selected[s == setting] { (s.as_str()) } }
                 }
+                p {
+                    label {
+                        input type="checkbox" id="consent_questionnaires" name="consent_questionnaires" value="true";
+                        " The client agreed to answer questionnaires (recorded as their consent; other uses are recorded on the goals page)"
+                    }
+                }
                 p { button type="submit" { "Open case" } }
             }
         },
@@ -134,6 +140,9 @@ pub struct NewClientInput {
     display_name: String,
     #[serde(default)]
     setting: String,
+    /// The checkbox "the client agreed to answer questionnaires" (`true` when ticked).
+    #[serde(default)]
+    consent_questionnaires: bool,
 }
 
 pub async fn create(
@@ -147,6 +156,11 @@ pub async fn create(
         code: input.code.clone(),
         display_name: Some(input.display_name.clone()),
         setting,
+        consents: if input.consent_questionnaires {
+            vec![bordin_core::goals::ConsentKind::Questionnaires]
+        } else {
+            Vec::new()
+        },
     };
     Ok(
         match actions::create_client_case(&state, &user, &new).await? {

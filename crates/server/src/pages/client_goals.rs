@@ -17,7 +17,7 @@ use crate::goals::{self as actions, Edited, GoalInput, GoalsView, ReportInput, S
 use crate::state::AppState;
 
 /// The same page as for an invalid form link.
-fn invalid_link() -> Response {
+pub fn invalid_link() -> Response {
     (
         StatusCode::NOT_FOUND,
         bare_page(

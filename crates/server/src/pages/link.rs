@@ -12,7 +12,7 @@ use crate::actions::{self, LinkState, SubmitOutcome};
 use crate::error::AppError;
 use crate::state::AppState;
 
-fn invalid_link() -> Response {
+pub fn invalid_link() -> Response {
     // Unknown, guessed, expired and cancelled links all get this same page.
     (
         StatusCode::NOT_FOUND,

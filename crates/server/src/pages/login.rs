@@ -9,11 +9,16 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::layout::bare_page;
-use crate::auth::{self, CurrentUser};
+use crate::auth::{self, CurrentUser, LoginOutcome};
 use crate::error::AppError;
+use crate::routes::SourceAddress;
 use crate::state::AppState;
 
 fn login_form(email: &str, problem: Option<&str>) -> Markup {
+    login_page(email, problem, false)
+}
+
+fn login_page(email: &str, problem: Option<&str>, code_needed: bool) -> Markup {
     bare_page(
         "Log in",
         html! {
@@ -24,6 +29,11 @@ fn login_form(email: &str, problem: Option<&str>) -> Markup {
                 input id="email" type="email" name="email" value=(email) autocomplete="username" required;
                 label.field for="password" { "Password" }
                 input id="password" type="password" name="password" autocomplete="current-password" required;
+                label.field for="code" {
+                    "Code from your authenticator app"
+                    @if !code_needed { " (only if you set one up)" }
+                }
+                input id="code" type="text" name="code" inputmode="numeric" autocomplete="one-time-code" maxlength="16" required[code_needed];
                 p { button type="submit" { "Log in" } }
             }
         },
@@ -40,24 +50,54 @@ pub struct LoginInput {
     email: String,
     #[serde(default)]
     password: String,
+    #[serde(default)]
+    code: String,
 }
 
 pub async fn submit(
     State(state): State<AppState>,
+    SourceAddress(source): SourceAddress,
     jar: CookieJar,
     Form(input): Form<LoginInput>,
 ) -> Result<Response, AppError> {
-    match auth::login(&state, &input.email, &input.password).await? {
-        Some((_, cookie, _)) => Ok((jar.add(cookie), Redirect::to("/caseload")).into_response()),
-        None => Ok((
-            StatusCode::UNAUTHORIZED,
-            login_form(
-                &input.email,
-                Some("That email and password do not match an account."),
-            ),
-        )
-            .into_response()),
+    let refused = |status, message: &str, code_needed| {
+        Ok((status, login_page(&input.email, Some(message), code_needed)).into_response())
+    };
+    match auth::login(
+        &state,
+        &input.email,
+        &input.password,
+        Some(&input.code),
+        &source,
+    )
+    .await?
+    {
+        LoginOutcome::Ok { cookie, .. } => {
+            Ok((jar.add(cookie), Redirect::to("/caseload")).into_response())
+        }
+        LoginOutcome::Refused => refused(StatusCode::UNAUTHORIZED, REFUSED, false),
+        LoginOutcome::CodeNeeded => refused(StatusCode::UNAUTHORIZED, CODE_NEEDED, true),
+        LoginOutcome::CodeRefused => refused(StatusCode::UNAUTHORIZED, CODE_REFUSED, true),
+        LoginOutcome::Throttled { retry_at } => refused(
+            StatusCode::TOO_MANY_REQUESTS,
+            &throttled_message(retry_at),
+            false,
+        ),
     }
+}
+
+pub const REFUSED: &str = "That email and password do not match an account.";
+pub const CODE_REFUSED: &str =
+    "That code does not match, or it was used already: type the newest code from your authenticator app.";
+pub const CODE_NEEDED: &str =
+    "This account also asks for the code from your authenticator app: enter it with your password.";
+
+/// The answer while an account or address must wait (the same for unknown accounts).
+pub fn throttled_message(retry_at: i64) -> String {
+    format!(
+        "Too many failed attempts. For your safety, logging in is paused until {}; nothing is locked for good.",
+        crate::state::format_ms(retry_at + 59_999)
+    )
 }
 
 #[derive(Deserialize)]

@@ -1,6 +1,7 @@
 //! Server-rendered HTML pages (maud). Handlers here parse the request, call `crate::actions`,
 //! and render; they hold no business rules of their own.
 
+pub mod account;
 pub mod agreement;
 pub mod case;
 pub mod caseload;

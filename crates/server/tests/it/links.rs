@@ -42,6 +42,7 @@ async fn a_clinician_creates_a_client_sends_a_session_check_link_and_sees_the_sc
             ("code", "C-101"),
             ("display_name", "Robin"),
             ("setting", "therapy"),
+            ("consent_questionnaires", "true"),
         ])
         .send()
         .await

@@ -47,6 +47,11 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// [`spawn_app`] with a changed configuration (e.g. tighter throttles).
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("bordin.db").display());
     let store = Store::connect(&url).await.expect("store opens");
@@ -110,7 +115,9 @@ pub async fn spawn_app() -> TestApp {
         .await
         .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let state = AppState::new(store.clone(), registry.clone(), Config::default());
+    let mut config = Config::default();
+    configure(&mut config);
+    let state = AppState::new(store.clone(), registry.clone(), config);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
         let _ = bordin_server::serve(listener, state, async move {
@@ -257,7 +264,10 @@ impl Session {
     /// Opens a case for a new client through the API; returns the case id.
     pub async fn new_case(&self, code: &str) -> String {
         let (status, body) = self
-            .post_json("/api/v1/cases", &json!({"code": code}))
+            .post_json(
+                "/api/v1/cases",
+                &json!({"code": code, "consents": ["questionnaires"]}),
+            )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body["case_id"].as_str().expect("case_id").to_owned()
