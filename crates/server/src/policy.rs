@@ -156,37 +156,48 @@ pub async fn case_of_object(
     let found = |name: &str| params.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
     let not_found = |_| AppError::NotFound;
     let case_id = if let Some(id) = found("case_id") {
-        id.to_owned()
+        Ok(id.to_owned())
     } else if let Some(id) = found("goal_id") {
         state
             .store
             .goal(clinic, id)
             .await
-            .map_err(not_found)?
-            .case_id
+            .map(|r| r.case_id)
+            .map_err(not_found)
     } else if let Some(id) = found("task_id") {
         state
             .store
             .task(clinic, id)
             .await
-            .map_err(not_found)?
-            .case_id
+            .map(|r| r.case_id)
+            .map_err(not_found)
     } else if let Some(id) = found("alert_id") {
         state
             .store
             .alert(clinic, id)
             .await
-            .map_err(not_found)?
-            .case_id
+            .map(|r| r.case_id)
+            .map_err(not_found)
     } else if let Some(id) = found("response_id") {
         state
             .store
             .response(clinic, id)
             .await
-            .map_err(not_found)?
-            .case_id
+            .map(|r| r.case_id)
+            .map_err(not_found)
     } else {
         return Err(AppError::NotFound);
+    };
+    // An object that is not in the user's clinic: a denied access, recorded as such.
+    let case_id = match case_id {
+        Ok(c) => c,
+        Err(e) => {
+            if let Some((kind, id)) = params.iter().find(|(k, _)| CASE_OBJECT_PARAMS.contains(k)) {
+                let kind = kind.trim_end_matches("_id");
+                crate::audit::read(state, clinic, kind, id, None, Outcome::Denied).await?;
+            }
+            return Err(e);
+        }
     };
     case(state, user, &case_id).await
 }
