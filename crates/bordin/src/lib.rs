@@ -5,6 +5,7 @@ pub mod audit;
 pub mod demo;
 pub mod gas;
 pub mod instruments;
+pub mod interop;
 pub mod keys;
 pub mod monitor;
 pub mod score;

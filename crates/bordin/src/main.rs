@@ -105,6 +105,21 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// FHIR R4: instruments as Questionnaires, QuestionnaireResponses imported (docs/fhir.md).
+    Fhir {
+        #[command(subcommand)]
+        command: FhirCommand,
+    },
+    /// Research export: long CSV and codebook of consenting clients (docs/research-export.md).
+    Export {
+        #[command(subcommand)]
+        command: ExportCommand,
+    },
+    /// Bring historical data into a clinic.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -150,6 +165,71 @@ enum AuditCommand {
     Head {
         #[arg(long, env = "BORDIN_DB", default_value = "sqlite://bordin.db")]
         db: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum FhirCommand {
+    /// Print an instrument as a FHIR R4 Questionnaire (JSON).
+    Questionnaire {
+        /// Instrument id (phq9, gad7, session_check; `session-check` also works).
+        id: String,
+        #[arg(long, env = "BORDIN_INSTRUMENTS")]
+        instruments: Option<PathBuf>,
+    },
+    /// Import a QuestionnaireResponse, or a Bundle of them, into a clinic: each is scored and
+    /// alerted as a native submission. A bad file imports nothing (exit status 2), with every
+    /// problem named by entry and element.
+    Import {
+        file: PathBuf,
+        #[arg(long, env = "BORDIN_DB", default_value = "sqlite://bordin.db")]
+        db: String,
+        /// Clinic id; may be left out when the database holds one clinic.
+        #[arg(long)]
+        clinic: Option<String>,
+        #[arg(long, env = "BORDIN_INSTRUMENTS")]
+        instruments: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExportCommand {
+    /// Long-format CSV (one row per item answer and per score) and a JSON codebook, for the
+    /// clients whose research-export consent is recorded and not withdrawn.
+    Research {
+        #[arg(long, env = "BORDIN_DB", default_value = "sqlite://bordin.db")]
+        db: String,
+        #[arg(long)]
+        clinic: Option<String>,
+        /// First date included (YYYY-MM-DD).
+        #[arg(long)]
+        from: Option<String>,
+        /// Last date included (YYYY-MM-DD).
+        #[arg(long)]
+        to: Option<String>,
+        /// Shift each client's dates by a fixed random number of days (±1..182).
+        #[arg(long)]
+        shift_dates: bool,
+        /// Folder for research.csv and codebook.json.
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, env = "BORDIN_INSTRUMENTS")]
+        instruments: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Historical scores in the research export's columns (one transaction: all or nothing;
+    /// problems are named by line and column, exit status 2).
+    Scores {
+        file: PathBuf,
+        #[arg(long, env = "BORDIN_DB", default_value = "sqlite://bordin.db")]
+        db: String,
+        #[arg(long)]
+        clinic: Option<String>,
+        #[arg(long, env = "BORDIN_INSTRUMENTS")]
+        instruments: Option<PathBuf>,
     },
 }
 
@@ -364,6 +444,9 @@ fn run(command: Command) -> Result<std::process::ExitCode> {
         Command::Keys { command } => runtime()?
             .block_on(keys(command))
             .map(|()| ExitCode::SUCCESS),
+        Command::Fhir { command } => fhir(command),
+        Command::Export { command } => export(command),
+        Command::Import { command } => import(command),
     }
 }
 
@@ -446,6 +529,124 @@ async fn audit(command: AuditCommand) -> Result<std::process::ExitCode> {
             Ok(std::process::ExitCode::SUCCESS)
         }
     }
+}
+
+/// Reports an interop error on stderr; bad input exits 2, other failures 1.
+fn interop_failure(e: &bordin::interop::InteropError) -> std::process::ExitCode {
+    for line in e.to_string().lines() {
+        eprintln!("error: {line}");
+    }
+    std::process::ExitCode::from(e.exit_code())
+}
+
+fn fhir(command: FhirCommand) -> Result<std::process::ExitCode> {
+    use std::process::ExitCode;
+    match command {
+        FhirCommand::Questionnaire { id, instruments } => {
+            let registry = load_registry(instruments.as_deref())?;
+            match bordin::interop::questionnaire(&registry, &id) {
+                Ok(json) => {
+                    println!("{json}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => Ok(interop_failure(&e)),
+            }
+        }
+        FhirCommand::Import {
+            file,
+            db,
+            clinic,
+            instruments,
+        } => {
+            let registry = load_registry(instruments.as_deref())?;
+            let text =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            runtime()?.block_on(async move {
+                let store = Store::connect(&db).await.context("opening the database")?;
+                let clinic_id = pick_clinic(&store, clinic).await?;
+                let state = AppState::new(store, registry, Config::default());
+                Ok(
+                    match bordin::interop::fhir_import(&state, &clinic_id, &text).await {
+                        Ok(ids) => {
+                            for id in &ids {
+                                println!("{id}");
+                            }
+                            eprintln!("imported {} response(s) into clinic {clinic_id}", ids.len());
+                            ExitCode::SUCCESS
+                        }
+                        Err(e) => interop_failure(&e),
+                    },
+                )
+            })
+        }
+    }
+}
+
+fn export(command: ExportCommand) -> Result<std::process::ExitCode> {
+    let ExportCommand::Research {
+        db,
+        clinic,
+        from,
+        to,
+        shift_dates,
+        out,
+        instruments,
+    } = command;
+    let registry = load_registry(instruments.as_deref())?;
+    runtime()?.block_on(async move {
+        let store = Store::connect(&db).await.context("opening the database")?;
+        let clinic_id = pick_clinic(&store, clinic).await?;
+        let opts = bordin_interop::research::ExportOptions {
+            from,
+            to,
+            ..Default::default()
+        };
+        let seed = shift_dates.then(rand::random::<u64>);
+        Ok(
+            match bordin::interop::export_research(&store, &registry, &clinic_id, opts, seed, &out)
+                .await
+            {
+                Ok(s) => {
+                    eprintln!(
+                        "wrote {} rows from {} responses to {} (research.csv, codebook.json)",
+                        s.rows,
+                        s.responses,
+                        out.display()
+                    );
+                    std::process::ExitCode::SUCCESS
+                }
+                Err(e) => interop_failure(&e),
+            },
+        )
+    })
+}
+
+fn import(command: ImportCommand) -> Result<std::process::ExitCode> {
+    let ImportCommand::Scores {
+        file,
+        db,
+        clinic,
+        instruments,
+    } = command;
+    let registry = load_registry(instruments.as_deref())?;
+    let text = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+    runtime()?.block_on(async move {
+        let store = Store::connect(&db).await.context("opening the database")?;
+        let clinic_id = pick_clinic(&store, clinic).await?;
+        let now = bordin_server::state::now_ms();
+        Ok(
+            match bordin::interop::import_scores(&store, &registry, &clinic_id, &text, now).await {
+                Ok(s) => {
+                    eprintln!(
+                        "imported {} case(s), {} session(s), {} response(s); {} new client(s)",
+                        s.cases, s.sessions, s.responses, s.clients_created
+                    );
+                    std::process::ExitCode::SUCCESS
+                }
+                Err(e) => interop_failure(&e),
+            },
+        )
+    })
 }
 
 /// The batch commands' input: a file, or standard input for `-`.

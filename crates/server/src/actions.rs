@@ -225,6 +225,9 @@ pub enum SessionChoice {
     Existing(String),
     /// Record a new attended session dated today and attach the form to it.
     NewToday(Modality),
+    /// The case's session held on this date (`YYYY-MM-DD`), or a new attended one on it (answers
+    /// imported from another system say when, not which session).
+    OnDate(String),
 }
 
 /// A form sent as a link: the secret is only in `path`; the database keeps its hash.
@@ -270,6 +273,30 @@ async fn resolve_session(
                 )
                 .await?,
         ),
+        SessionChoice::OnDate(date) => {
+            let held = state
+                .store
+                .sessions(access.clinic_id(), access.case_id())
+                .await?
+                .into_iter()
+                .find(|s| &s.held_on == date);
+            match held {
+                Some(s) => Some(s),
+                None => Some(
+                    state
+                        .store
+                        .add_session(
+                            access.clinic_id(),
+                            access.case_id(),
+                            date,
+                            Modality::InPerson,
+                            SessionStatus::Attended,
+                            now_ms(),
+                        )
+                        .await?,
+                ),
+            }
+        }
     })
 }
 
@@ -554,13 +581,47 @@ pub async fn submit_clinician(
         Ok(a) => a,
         Err(errors) => return Ok(SubmitOutcome::Invalid { form, errors }),
     };
-    let session = resolve_session(state, access, session).await?;
     let case = state
         .store
         .case(access.clinic_id(), access.case_id())
         .await?;
     let client_id = case.clients.first().map(|c| c.client_id.clone());
-    let sheet = form.instrument.score(&answers);
+    let response_id = record_answers(
+        state,
+        access,
+        &form.instrument,
+        &answers,
+        &Recording {
+            session,
+            client_id: client_id.as_deref(),
+            entered_by: &user.user.user_id,
+            source: ResponseSource::Clinician,
+        },
+    )
+    .await?;
+    Ok(SubmitOutcome::Stored { response_id })
+}
+
+/// Who and what a response that arrives without a link is recorded with.
+pub struct Recording<'a> {
+    pub session: &'a SessionChoice,
+    pub client_id: Option<&'a str>,
+    pub entered_by: &'a str,
+    pub source: ResponseSource,
+}
+
+/// Scores valid answers, stores the response with its scores and flags (one transaction), and
+/// evaluates the case so that its alerts are raised: the one path for answers entered by a
+/// clinician or imported (FHIR), so both are scored and alerted exactly as the native form.
+pub async fn record_answers(
+    state: &AppState,
+    access: &CaseAccess,
+    instrument: &bordin_core::Instrument,
+    answers: &Answers,
+    rec: &Recording<'_>,
+) -> Result<String, AppError> {
+    let session = resolve_session(state, access, rec.session).await?;
+    let sheet = instrument.score(answers);
     let submitted = state
         .store
         .submit_response(
@@ -569,21 +630,19 @@ pub async fn submit_clinician(
                 administration_id: None,
                 case_id: access.case_id(),
                 session_id: session.as_ref().map(|s| s.session_id.as_str()),
-                client_id: client_id.as_deref(),
-                instrument: &form.instrument,
-                respondent: form.instrument.respondent,
-                answers: &answers,
+                client_id: rec.client_id,
+                instrument,
+                respondent: instrument.respondent,
+                answers,
                 sheet: &sheet,
                 submitted_at: now_ms(),
-                entered_by: &user.user.user_id,
-                source: ResponseSource::Clinician,
+                entered_by: rec.entered_by,
+                source: rec.source,
             },
         )
         .await?;
     crate::monitor::after_change(state, access.clinic_id(), access.case_id()).await;
-    Ok(SubmitOutcome::Stored {
-        response_id: submitted.response_id().to_owned(),
-    })
+    Ok(submitted.response_id().to_owned())
 }
 
 /// Everything the client page shows.

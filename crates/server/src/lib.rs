@@ -15,6 +15,7 @@ pub mod auth;
 pub mod config;
 pub mod consent;
 pub mod error;
+pub mod fhir;
 pub mod goals;
 pub mod monitor;
 pub mod pages;
@@ -141,6 +142,7 @@ pub fn table() -> Routes {
             ClientLink,
             client_goals::report,
         );
+    let t = fhir::routes(t);
     api::routes(t)
 }
 

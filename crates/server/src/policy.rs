@@ -93,6 +93,25 @@ pub async fn case(
     }
 }
 
+/// Access for the operator's command line (`bordin fhir import`, run by whoever holds the
+/// database and its file permissions, like a clinic admin): any case of the named clinic, still
+/// never another clinic's. Not reachable from HTTP: no request carries a clinic id this way.
+pub async fn operator_case(
+    state: &AppState,
+    clinic_id: &str,
+    case_id: &str,
+) -> Result<CaseAccess, AppError> {
+    state
+        .store
+        .case(clinic_id, case_id)
+        .await
+        .map_err(|_| AppError::NotFound)?;
+    Ok(CaseAccess {
+        clinic_id: clinic_id.to_owned(),
+        case_id: case_id.to_owned(),
+    })
+}
+
 /// The cases on a user's caseload page: their own; a supervisor's also their supervisees';
 /// an admin's every case of the clinic.
 pub async fn caseload(state: &AppState, user: &CurrentUser) -> Result<Vec<String>, AppError> {

@@ -267,9 +267,12 @@ async fn enforce(
     next: Next,
 ) -> Response {
     let is_api = req.uri().path().starts_with("/api/");
+    let is_fhir = req.uri().path().starts_with("/fhir/");
     let deny = |e: AppError| {
         if is_api {
             ApiError(e).into_response()
+        } else if is_fhir {
+            crate::fhir::FhirError::from(e).into_response()
         } else {
             e.into_response()
         }

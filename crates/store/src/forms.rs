@@ -572,7 +572,7 @@ impl Store {
     }
 }
 
-async fn insert_response(
+pub(crate) async fn insert_response(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     clinic_id: &str,
     id: &str,

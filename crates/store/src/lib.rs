@@ -17,6 +17,7 @@ mod clinic;
 mod credentials;
 mod forms;
 mod goals;
+mod interop;
 mod monitoring;
 pub mod seal;
 
@@ -40,6 +41,9 @@ pub use forms::{
 pub use goals::{
     link_id, Actor, CaseLinkRow, Change, ConsentRow, EditKind, FormulationRow, GoalRatingRow,
     GoalRow, LogEntry, TaskReportRow, TaskRow, UpdateOutcome,
+};
+pub use interop::{
+    HistoricalCase, HistoricalResponse, HistoricalSession, ImportSummary, ResearchResponse,
 };
 pub use monitoring::{AlertEvent, AlertRow, CaseSeries, NewAlert, SubjectSeries, THERAPIST};
 pub use seal::{Key, Keyring, RotationReport, SealError};

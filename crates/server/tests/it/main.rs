@@ -21,6 +21,7 @@ mod basics;
 mod browser;
 mod consent;
 mod credentials;
+mod fhir;
 mod goals;
 mod hardening;
 mod links;
