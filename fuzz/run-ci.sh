@@ -52,7 +52,7 @@ for t in "${targets[@]}"; do
         >"$log" 2>&1
     status=$?
     set -e
-    execs="$(awk -F: '/stat::number_of_executed_units/ { gsub(/ /, "", $2); print $2 }' "$log" | tail -1)"
+    execs="$(sed -n 's/^stat::number_of_executed_units:[[:space:]]*//p' "$log" | tail -1)"
     if [ "$status" -ne 0 ]; then
         failed=1
         tail -60 "$log"

@@ -2,12 +2,11 @@
 //! on one side, `bordin-interop`'s pure formats on the other, and the server's actions in
 //! between (so an imported FHIR response is scored and alerted as on the HTTP route).
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use bordin_core::{Registry, Setting};
 use bordin_interop::fhir::{self, Issue};
-use bordin_interop::research::{self, ExportOptions, ExportResponse, ExportSummary, LineError};
+use bordin_interop::research::{self, ExportOptions, ExportSummary, LineError};
 use bordin_server::fhir::{Importer, Target};
 use bordin_server::AppState;
 use bordin_store::{HistoricalCase, HistoricalResponse, HistoricalSession, ImportSummary, Store};
@@ -101,98 +100,37 @@ pub async fn fhir_import(
     Ok(imported)
 }
 
-/// `YYYY-MM-DD` of a millisecond timestamp (UTC).
-fn ms_date(ms: i64) -> String {
-    let (y, m, d) = research::civil_from_days(ms.div_euclid(86_400_000));
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-/// Writes `research.csv` and `codebook.json` into `dir`: the clinic's responses from clients
-/// whose research-export consent is in force, inside the date range. With `shift_seed`, each
-/// client's dates move by a fixed random number of days in −182..=182 (never 0).
+/// Writes `research.csv` and `codebook.json` into `dir` (the export is the server's
+/// [`bordin_server::research::export`], also behind the admin's download).
 pub async fn export_research(
     store: &Store,
     registry: &Registry,
     clinic_id: &str,
-    mut opts: ExportOptions,
+    opts: ExportOptions,
     shift_seed: Option<u64>,
     dir: &Path,
 ) -> Result<ExportSummary, InteropError> {
-    for (flag, d) in [("--from", &opts.from), ("--to", &opts.to)] {
-        if let Some(d) = d {
-            if !bordin_core::goals::is_calendar_date(d) {
-                return Err(InteropError::BadInput(vec![format!(
-                    "{flag} '{d}' is not a date (YYYY-MM-DD)"
-                )]));
-            }
-        }
-    }
     store.clinic(clinic_id).await.map_err(|_| {
         InteropError::BadInput(vec![format!("no clinic '{clinic_id}' in this database")])
     })?;
-    let rows = store.research_responses(clinic_id).await.map_err(failed)?;
-    if let Some(seed) = shift_seed {
-        use rand::{Rng, SeedableRng};
-        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
-        for r in &rows {
-            if !opts.shift_days.contains_key(&r.client_code) {
-                let mut d = 0;
-                while d == 0 {
-                    d = rng.gen_range(-182..=182);
-                }
-                opts.shift_days.insert(r.client_code.clone(), d);
-            }
-        }
-    }
-    let mut dates = Vec::with_capacity(rows.len());
-    for r in &rows {
-        dates.push(
-            r.held_on
-                .clone()
-                .unwrap_or_else(|| ms_date(r.response.submitted_at)),
-        );
-    }
-    let mut used: BTreeMap<String, std::sync::Arc<bordin_core::Instrument>> = BTreeMap::new();
-    let mut export = Vec::with_capacity(rows.len());
-    for (r, date) in rows.iter().zip(&dates) {
-        let Some(inst) = registry.get(&r.response.instrument_id) else {
-            return Err(failed(format!(
-                "instrument '{}' of stored responses is not installed (add it with --instruments)",
-                r.response.instrument_id
-            )));
-        };
-        used.insert(inst.id.clone(), inst.clone());
-        export.push(ExportResponse {
-            clinic_id,
-            client_code: &r.client_code,
-            case_key: &r.response.case_id,
-            case_status: r.case_status,
-            session_number: r.session_number,
-            date,
-            instrument: inst,
-            respondent: r.response.respondent,
-            response_key: &r.response.response_id,
-            source: r.response.source,
-            answers: &r.response.answers,
-            scores: &r.scores,
-        });
-    }
+    let e = bordin_server::research::export(store, registry, clinic_id, opts, shift_seed)
+        .await
+        .map_err(|e| match e {
+            bordin_server::error::AppError::BadRequest(m) => InteropError::BadInput(vec![m]),
+            other => failed(other),
+        })?;
     std::fs::create_dir_all(dir)
         .map_err(|e| failed(format!("cannot create {}: {e}", dir.display())))?;
     let csv_path = dir.join("research.csv");
-    let file = std::fs::File::create(&csv_path)
-        .map_err(|e| failed(format!("cannot write {}: {e}", csv_path.display())))?;
-    let summary =
-        research::write_export(std::io::BufWriter::new(file), &export, &opts).map_err(failed)?;
-    let instruments: Vec<&bordin_core::Instrument> = used.values().map(|i| &**i).collect();
-    let book = research::codebook(&instruments, &opts);
+    std::fs::write(&csv_path, &e.csv)
+        .map_err(|err| failed(format!("cannot write {}: {err}", csv_path.display())))?;
     let book_path = dir.join("codebook.json");
     std::fs::write(
         &book_path,
-        serde_json::to_vec_pretty(&book).map_err(failed)?,
+        serde_json::to_vec_pretty(&e.codebook).map_err(failed)?,
     )
-    .map_err(|e| failed(format!("cannot write {}: {e}", book_path.display())))?;
-    Ok(summary)
+    .map_err(|err| failed(format!("cannot write {}: {err}", book_path.display())))?;
+    Ok(e.summary)
 }
 
 /// Imports historical scores (the research CSV's columns) into a clinic, in one transaction.

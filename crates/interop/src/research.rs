@@ -870,7 +870,7 @@ fn response(rows: &[Row], errors: &mut Vec<LineError>) -> Option<ImportedRespons
         }
         sheet
     };
-    (!bad).then(|| ImportedResponse {
+    (!bad).then_some(ImportedResponse {
         instrument: inst,
         respondent: first.respondent,
         answers,

@@ -20,6 +20,7 @@ pub mod goals;
 pub mod monitor;
 pub mod pages;
 pub mod policy;
+pub mod research;
 pub mod routes;
 pub mod security;
 pub mod state;
@@ -58,6 +59,12 @@ pub fn table() -> Routes {
         .post("/account/totp", AnyUser, account::totp_confirm)
         .post("/account/totp/off", AnyUser, account::totp_off)
         .get("/admin/users", Admin, account::users)
+        .get("/admin/research-export.csv", Admin, research::download_csv)
+        .get(
+            "/admin/research-codebook.json",
+            Admin,
+            research::download_codebook,
+        )
         .post("/admin/users/{user_id}/unlock", Admin, account::unlock)
         .get("/caseload", AnyUser, caseload::show)
         .get("/clients/new", AnyUser, caseload::new_form)

@@ -23,7 +23,8 @@ pub fn page(title: &str, user: &CurrentUser, body: Markup) -> Markup {
                         @if user.user.role != bordin_core::care::Role::Clinician { a href="/supervision" { "Supervision" } a href="/audit" { "Audit trail" } }
                     }
                     div.who {
-                        span { (user.user.display_name) " · " (user.user.role.as_str()) }
+                        a href="/account" { (user.user.display_name) } span { " · " (user.user.role.as_str()) }
+                        @if user.user.role == bordin_core::care::Role::Admin { " · " a href="/admin/users" { "Accounts" } }
                         form method="post" action="/logout" {
                             input type="hidden" name="csrf" value=(user.csrf);
                             button.link type="submit" { "Log out" }

@@ -338,3 +338,49 @@ async fn bad_resources_get_an_operation_outcome_naming_the_element() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn the_admin_downloads_the_research_export_of_consenting_clients() {
+    let app = spawn_app().await;
+    let s = app.login(&app.clinician).await;
+    let yes = s.new_case("R-YES").await;
+    crate::consent::grant_all(&app, &app.clinic_a, &yes).await;
+    let no = s.new_case("R-NO").await; // consents to questionnaires only
+    for code in ["R-YES", "R-NO"] {
+        let (status, _, qr) = post_fhir(
+            &s,
+            "/fhir/QuestionnaireResponse",
+            &phq9_response(code, &PHQ9_14_RISK),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{qr}");
+    }
+    let _ = no;
+    let admin = app.login(&app.admin).await;
+    let r = admin
+        .get("/admin/research-export.csv?from=2026-03-01&to=2026-03-31")
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv = r.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    // Header, 10 PHQ-9 items and the total of R-YES only.
+    assert_eq!(lines.len(), 12, "{csv}");
+    assert!(lines[1..].iter().all(|l| l.contains(",R-YES,")), "{csv}");
+    assert!(
+        lines[11].contains(",2026-03-02,phq9,1,client,")
+            && lines[11].ends_with(",score,total,14,import"),
+        "{csv}"
+    );
+    let (status, book) = admin.get_json("/admin/research-codebook.json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(book["instruments"][0]["id"], "phq9");
+    // Outside the date range: only the header.
+    let r = admin.get("/admin/research-export.csv?to=2026-02-28").await;
+    assert_eq!(r.text().await.unwrap().lines().count(), 1);
+    // Not for clinicians.
+    assert_eq!(
+        s.get("/admin/research-export.csv").await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
