@@ -7,5 +7,6 @@ pub mod gas;
 pub mod instruments;
 pub mod interop;
 pub mod keys;
+pub mod load;
 pub mod monitor;
 pub mod score;

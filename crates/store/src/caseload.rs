@@ -409,6 +409,8 @@ impl Store {
     ) -> Result<SessionRow> {
         let id = new_id();
         let mut tx = self.write_tx().await?;
+        // Numbers are MAX + 1: two sessions added at once must not read the same MAX.
+        crate::lock_case(&mut tx, clinic_id, case_id).await?;
         let next: i64 = sqlx::query("SELECT COALESCE(MAX(number), 0) + 1 AS next FROM sessions WHERE clinic_id = $1 AND case_id = $2")
             .bind(clinic_id)
             .bind(case_id)

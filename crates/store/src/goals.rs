@@ -445,6 +445,8 @@ async fn append_log<T: Serialize + ?Sized>(
     change: &Change<'_>,
     snapshot: &T,
 ) -> Result<()> {
+    // `seq` is MAX + 1: on PostgreSQL, wait for any other change to the case to commit first.
+    crate::lock_case(tx, clinic_id, case_id).await?;
     sqlx::query(
         "INSERT INTO agreements_log (clinic_id, entry_id, case_id, seq, object_type, object_id, version, action, actor_role, actor, at, reason, snapshot)
          SELECT $1, $2, $3, COALESCE(MAX(seq), 0) + 1, $4, $5, $6, $7, $8, $9, $10, $11, $12
@@ -1142,6 +1144,8 @@ impl Store {
     ) -> Result<UpdateOutcome<FormulationRow>> {
         let mut tx = self.write_tx().await?;
         case_exists(&mut tx, clinic_id, case_id).await?;
+        // The version check below must see any formulation saved concurrently (PostgreSQL).
+        crate::lock_case(&mut tx, clinic_id, case_id).await?;
         let current = formulation_in(&mut tx, self.keys(), clinic_id, case_id).await?;
         let current_version = current.as_ref().map_or(0, |f| f.version);
         if current_version != expected_version {

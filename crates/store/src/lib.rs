@@ -1,15 +1,22 @@
 //! # bordin-store
 //!
 //! Everything Bordin keeps, behind one [`Store`]. The backend is picked from the database URL
-//! (`sqlite://…` now; `postgres://…` in a later release) inside this crate, so the server is
-//! compiled once. Queries are written once in SQL that both backends accept (`$1` placeholders,
-//! no backend-specific functions), checked at run time, so the build needs no database.
+//! (`sqlite://…` or `postgres://…`) inside this crate, so the server is compiled once. Queries are
+//! written once in SQL that both backends accept (`$1` placeholders), checked at run time, so the
+//! build needs no database; the few dialect differences branch on [`Backend`] here and nowhere
+//! else.
 //!
 //! Invariants kept here:
 //! - every query names a `clinic_id`; no row is read or written without it;
 //! - a submitted response, its scores and its flags commit in one transaction;
 //! - responses are never updated or deleted (the schema refuses it); corrections are new rows;
-//! - SQLite runs in WAL mode with `synchronous=FULL`: a commit that returned survives power loss.
+//! - SQLite runs in WAL mode with `synchronous=FULL`: a commit that returned survives power loss;
+//!   on PostgreSQL every connection sets `synchronous_commit = on` (with the server's `fsync=on`,
+//!   the same promise);
+//! - what SQLite's single writer made exactly-once stays so on PostgreSQL under READ COMMITTED:
+//!   conditional updates re-checked after a row lock (link submission, goal versions), unique
+//!   constraints with `ON CONFLICT` (alerts), and a per-case row lock (`lock_case`) around
+//!   every read-then-write of a case (series rebuild, session numbers, the agreements log).
 
 pub mod audit;
 mod caseload;
@@ -20,6 +27,8 @@ mod goals;
 mod interop;
 mod monitoring;
 pub mod seal;
+#[doc(hidden)]
+pub mod testing;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -51,7 +60,7 @@ pub use seal::{Key, Keyring, RotationReport, SealError};
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("unsupported database URL '{0}': use sqlite://PATH")]
+    #[error("unsupported database URL '{0}': use sqlite://PATH or postgres://USER@HOST/DB")]
     UnsupportedUrl(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -80,6 +89,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
+    Postgres,
 }
 
 /// The handle to Bordin's database; cheap to clone.
@@ -92,6 +102,12 @@ pub struct Store {
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Connections per pool. SQLite has one writer at a time, so more connections only queue; a
+/// PostgreSQL server runs writers in parallel (its default `max_connections` is 100).
+const SQLITE_CONNECTIONS: u32 = 8;
+const POSTGRES_CONNECTIONS: u32 = 16;
 
 impl Store {
     /// Opens (creating if needed) the database at `url` and brings its schema up to date.
@@ -107,27 +123,58 @@ impl Store {
                 format!("sqlite://{rest}?mode=rwc")
             };
             (Backend::Sqlite, url)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Backend::Postgres, url.to_owned())
         } else {
             return Err(StoreError::UnsupportedUrl(redact(url)));
         };
         let options = AnyConnectOptions::from_str(&url)?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(8)
-            .acquire_timeout(Duration::from_secs(30))
-            .after_connect(|conn, _meta| {
-                Box::pin(async move {
-                    // WAL lets readers proceed during a write; FULL syncs the WAL on every commit
-                    // so an acknowledged submission survives power loss, not just a crash
-                    // (shared/reference/security.md). busy_timeout queues concurrent writers.
-                    // secure_delete overwrites freed content with zeros, so text replaced by
-                    // its sealed form (key rotation) does not linger in free space.
-                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 15000; PRAGMA secure_delete = ON;")
-                        .await?;
-                    Ok(())
-                })
-            })
-            .connect_with(options)
-            .await?;
+        let pool = match backend {
+            Backend::Sqlite => {
+                AnyPoolOptions::new()
+                    .max_connections(SQLITE_CONNECTIONS)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .after_connect(|conn, _meta| {
+                        Box::pin(async move {
+                            // WAL lets readers proceed during a write; FULL syncs the WAL on every
+                            // commit so an acknowledged submission survives power loss, not just a
+                            // crash (shared/reference/security.md). busy_timeout queues writers.
+                            conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 15000; PRAGMA secure_delete = ON;")
+                                .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(options)
+                    .await?
+            }
+            Backend::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(POSTGRES_CONNECTIONS)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .after_connect(|conn, _meta| {
+                        Box::pin(async move {
+                            // A commit returns only once its WAL record is flushed: with the
+                            // server's fsync=on, an acknowledged submission survives a crash
+                            // (shared/reference/security.md). Set per connection so a server
+                            // configured otherwise cannot weaken it; UTC and UTF-8 are what the
+                            // store assumes (times are epoch milliseconds, text is Rust strings).
+                            conn.execute("SET synchronous_commit = on; SET client_encoding = 'UTF8'; SET TIME ZONE 'UTC'")
+                                .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(options)
+                    .await
+                    .map_err(|e| match e {
+                        // Name what failed without echoing the URL's password.
+                        sqlx::Error::Configuration(m) => StoreError::UnsupportedUrl(format!(
+                            "{} ({m})",
+                            redact(&url)
+                        )),
+                        e => StoreError::Database(e),
+                    })?
+            }
+        };
         let store = Self {
             pool,
             backend,
@@ -135,16 +182,21 @@ impl Store {
         };
         match backend {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&store.pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&store.pool).await?,
         }
         Ok(store)
     }
 
     /// Begins a transaction that will write. On SQLite it takes the write lock at once
     /// (`BEGIN IMMEDIATE`), so concurrent writers queue on `busy_timeout` instead of failing
-    /// when a read inside the transaction is followed by a write.
+    /// when a read inside the transaction is followed by a write. On PostgreSQL it is a plain
+    /// READ COMMITTED transaction: writers run in parallel, and each read-then-write that must
+    /// not interleave takes a row lock first (`lock_case`, `UPDATE ... WHERE` re-checked after
+    /// the lock) or relies on a unique constraint.
     pub(crate) async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
         Ok(match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
         })
     }
 
@@ -180,6 +232,52 @@ impl Store {
     #[doc(hidden)]
     pub async fn execute_raw_for_tests(&self, sql: &str) -> Result<u64> {
         Ok(sqlx::query(sql).execute(&self.pool).await?.rows_affected())
+    }
+}
+
+/// Serialises the read-then-write steps on one case inside the caller's write transaction.
+///
+/// On SQLite the transaction already holds the database's single write lock (`BEGIN
+/// IMMEDIATE`), so this does nothing. On PostgreSQL (READ COMMITTED) two transactions could each
+/// read the case's rows and then write a result computed from a stale read: a series rebuilt
+/// without the other's response, two sessions numbered alike, two log entries with the same
+/// `seq`. Locking the case's row makes the second wait for the first to commit; its next
+/// statement then sees the first's rows. `FOR NO KEY UPDATE` (not `FOR UPDATE`) so that it does
+/// not conflict with the `FOR KEY SHARE` locks that foreign-key checks take on the case when
+/// rows referencing it are inserted, which would deadlock two submissions.
+pub(crate) async fn lock_case(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    clinic_id: &str,
+    case_id: &str,
+) -> Result<()> {
+    if backend_of(tx) == Backend::Postgres {
+        sqlx::query(
+            "SELECT case_id FROM cases WHERE clinic_id = $1 AND case_id = $2 FOR NO KEY UPDATE",
+        )
+        .bind(clinic_id)
+        .bind(case_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The backend a connection talks to (for steps that receive only a transaction).
+pub(crate) fn backend_of(conn: &sqlx::AnyConnection) -> Backend {
+    if conn.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    }
+}
+
+/// ` FOR UPDATE` on PostgreSQL, nothing on SQLite (which has no row locks; its write
+/// transaction already excludes every other writer): appended to a `SELECT` whose answer decides
+/// a write in the same transaction.
+pub(crate) fn for_update(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "",
+        Backend::Postgres => " FOR UPDATE",
     }
 }
 

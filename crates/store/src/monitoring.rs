@@ -38,6 +38,9 @@ pub(crate) async fn refresh_case_series(
     case_id: &str,
     at: i64,
 ) -> Result<()> {
+    // The rebuild reads the case's rows and writes the result: on PostgreSQL a concurrent
+    // submission to the same case must wait, or its rebuild could overwrite this one's.
+    crate::lock_case(tx, clinic_id, case_id).await?;
     // CROSS JOIN keeps `responses` (found by `responses_by_case`) the outer loop on SQLite. With
     // plain JOINs and no ANALYZE statistics (Bordin never runs ANALYZE), SQLite's planner drives
     // the join from `scores` by the `clinic_id` prefix of its key, i.e. scans every score of the
@@ -393,6 +396,7 @@ impl Store {
         // by row took 0.3 s. Event keys hold no newline.
         let agg = match self.backend {
             crate::Backend::Sqlite => "group_concat(event_key, char(10))",
+            crate::Backend::Postgres => "string_agg(event_key, chr(10))",
         };
         let rows = match one_case {
             Some(case_id) => {
@@ -496,9 +500,11 @@ impl Store {
         let sealed_action = crate::seal::seal_opt(k, clinic_id, "alerts", "action_taken", note)?;
         let sealed_note = crate::seal::seal_opt(k, clinic_id, "alert_events", "note", note)?;
         let mut tx = self.write_tx().await?;
-        let found = sqlx::query(
-            "SELECT status, case_id FROM alerts WHERE clinic_id = $1 AND alert_id = $2",
-        )
+        // Locked on PostgreSQL, so two people acting on one alert at once cannot both move it.
+        let found = sqlx::query(&format!(
+            "SELECT status, case_id FROM alerts WHERE clinic_id = $1 AND alert_id = $2{}",
+            crate::for_update(self.backend)
+        ))
         .bind(clinic_id)
         .bind(alert_id)
         .fetch_optional(&mut *tx)

@@ -139,7 +139,6 @@ async fn setup(app: &TestApp, s: &Session) -> (String, String, String, String) {
     (case_id, goal_id, task_id, link)
 }
 
-#[tokio::test]
 async fn a_client_shapes_goals_through_the_link_and_the_clinician_sees_it_with_history() {
     let app = spawn_app().await;
     let s = app.login(&app.clinician).await;
@@ -304,7 +303,6 @@ async fn a_client_shapes_goals_through_the_link_and_the_clinician_sees_it_with_h
     assert_eq!(status, StatusCode::OK);
 }
 
-#[tokio::test]
 async fn a_stale_edit_shows_the_conflict_and_loses_nothing() {
     let app = spawn_app().await;
     let s = app.login(&app.clinician).await;
@@ -467,7 +465,6 @@ async fn other_clinicians_other_clinics_and_bad_links_see_nothing() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
-#[tokio::test]
 async fn the_formulation_is_versioned_and_a_stale_save_is_refused() {
     let app = spawn_app().await;
     let s = app.login(&app.clinician).await;
@@ -526,3 +523,10 @@ async fn the_formulation_is_versioned_and_a_stale_save_is_refused() {
         .count();
     assert_eq!(formulation_entries, 2);
 }
+
+// The end-to-end flows, on SQLite and on PostgreSQL.
+bordin_store::both_backends!(
+    a_client_shapes_goals_through_the_link_and_the_clinician_sees_it_with_history,
+    a_stale_edit_shows_the_conflict_and_loses_nothing,
+    the_formulation_is_versioned_and_a_stale_save_is_refused,
+);

@@ -8,7 +8,6 @@ use serde_json::json;
 
 use crate::support::*;
 
-#[tokio::test]
 async fn a_clinician_creates_a_client_sends_a_session_check_link_and_sees_the_scores() {
     let app = spawn_app().await;
     let http = browser_like();
@@ -137,7 +136,6 @@ async fn a_clinician_creates_a_client_sends_a_session_check_link_and_sees_the_sc
     );
 }
 
-#[tokio::test]
 async fn a_client_link_can_be_submitted_only_once() {
     let app = spawn_app().await;
     let s = app.login(&app.clinician).await;
@@ -184,7 +182,6 @@ async fn a_client_link_can_be_submitted_only_once() {
     assert_eq!(totals[0]["response_id"], body["response_id"]);
 }
 
-#[tokio::test]
 async fn a_link_submitted_through_the_api_scores_and_stores() {
     let app = spawn_app().await;
     let s = app.login(&app.clinician).await;
@@ -464,7 +461,6 @@ async fn wai_sr_cannot_be_sent_without_a_text_pack_and_says_how_to_fix_it() {
     assert!(page.contains(r#"<option value="wai_sr">"#), "now offered");
 }
 
-#[tokio::test]
 async fn phq9_item9_raises_a_risk_flag_shown_on_the_client_page() {
     let app = spawn_app().await;
     let s = app.login(&app.clinician).await;
@@ -549,3 +545,11 @@ async fn phq9_item9_raises_a_risk_flag_shown_on_the_client_page() {
         "{risk:?}"
     );
 }
+
+// The end-to-end flows, on SQLite and on PostgreSQL.
+bordin_store::both_backends!(
+    a_clinician_creates_a_client_sends_a_session_check_link_and_sees_the_scores,
+    a_client_link_can_be_submitted_only_once,
+    a_link_submitted_through_the_api_scores_and_stores,
+    phq9_item9_raises_a_risk_flag_shown_on_the_client_page,
+);

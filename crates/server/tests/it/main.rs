@@ -3,7 +3,9 @@
 //!
 //! One test binary with modules inside (link time dominates small builds). Each test spawns its
 //! own server through [`support::spawn_app`]; nothing is shared between tests but one password
-//! hash.
+//! hash. The end-to-end flows listed in `bordin_store::both_backends!` at the end of `links.rs`,
+//! `scoring.rs`, `monitoring.rs` and `goals.rs` also run on PostgreSQL (`NAME::postgres`; see
+//! `bordin_store::testing`).
 //!
 //! Browser tests need `chromium` and `chromedriver`; without them they print
 //! "skipped: chromium not installed" and pass, unless `BORDIN_REQUIRE_BROWSER=1` is set (CI),

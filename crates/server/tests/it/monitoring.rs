@@ -270,7 +270,6 @@ async fn post_form(s: &Session, path: &str, fields: &[(&str, &str)]) -> reqwest:
 // ---------------------------------------------------------------------------------------------
 // The specifications
 
-#[tokio::test]
 async fn a_planted_rupture_becomes_an_alert_and_its_repair_is_recorded() {
     let app = spawn_app().await;
     let s = app.login(&app.clinician).await;
@@ -341,7 +340,6 @@ async fn a_planted_rupture_becomes_an_alert_and_its_repair_is_recorded() {
     assert_eq!(again["status"], "open");
 }
 
-#[tokio::test]
 async fn phq9_item9_shows_a_red_banner_on_every_page_until_acknowledged() {
     let app = spawn_app().await;
     let s = app.login(&app.clinician).await;
@@ -488,7 +486,6 @@ async fn phq9_item9_shows_a_red_banner_on_every_page_until_acknowledged() {
     assert!(risk_banner(&p).is_none());
 }
 
-#[tokio::test]
 async fn a_resolved_alert_is_not_raised_again_for_the_same_event() {
     let app = spawn_app().await;
     let s = app.login(&app.clinician).await;
@@ -562,7 +559,6 @@ async fn a_resolved_alert_is_not_raised_again_for_the_same_event() {
     assert!(risk_banner(&page(&s, "/caseload").await).is_some());
 }
 
-#[tokio::test]
 async fn reliable_deterioration_and_not_on_track_on_phq9() {
     let app = spawn_app().await;
     let s = app.login(&app.clinician).await;
@@ -906,3 +902,11 @@ async fn a_session_is_not_called_unmeasured_before_its_rating_could_come_in() {
     assert_eq!(missing["session_number"], 2);
     assert_eq!(missing["status"], "open");
 }
+
+// The end-to-end flows, on SQLite and on PostgreSQL.
+bordin_store::both_backends!(
+    a_planted_rupture_becomes_an_alert_and_its_repair_is_recorded,
+    phq9_item9_shows_a_red_banner_on_every_page_until_acknowledged,
+    a_resolved_alert_is_not_raised_again_for_the_same_event,
+    reliable_deterioration_and_not_on_track_on_phq9,
+);

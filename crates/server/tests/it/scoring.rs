@@ -131,7 +131,6 @@ async fn json_score_endpoint_scores_exactly() {
     assert_eq!(cases, json!([]));
 }
 
-#[tokio::test]
 async fn a_clinician_rates_the_session_and_enters_paper_answers() {
     let app = spawn_app().await;
     app.install_placeholder_packs().await;
@@ -215,3 +214,6 @@ async fn a_clinician_rates_the_session_and_enters_paper_answers() {
     assert_eq!(srt.len(), 1, "{srt:?}");
     assert_eq!(srt[0]["respondent"], "therapist");
 }
+
+// The end-to-end flows, on SQLite and on PostgreSQL.
+bordin_store::both_backends!(a_clinician_rates_the_session_and_enters_paper_answers,);

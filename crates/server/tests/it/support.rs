@@ -1,4 +1,5 @@
-//! The test fixture: a real server on a free port over a fresh SQLite file, with two clinics and
+//! The test fixture: a real server on a free port over a fresh database (SQLite, or PostgreSQL in
+//! the `postgres` run of a test declared with `bordin_store::both_backends!`), with two clinics and
 //! a user of each role, and small helpers that act as a browser or an API client would.
 
 use std::sync::OnceLock;
@@ -42,7 +43,7 @@ pub struct TestApp {
     pub clinician: User,
     pub other_clinician: User,
     pub b_clinician: User,
-    _dir: tempfile::TempDir,
+    _db: bordin_store::testing::TestDb,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -52,8 +53,9 @@ pub async fn spawn_app() -> TestApp {
 
 /// [`spawn_app`] with a changed configuration (e.g. tighter throttles).
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("bordin.db").display());
+    let (url, db) = bordin_store::testing::fresh_url()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let store = Store::connect(&url).await.expect("store opens");
     let registry = Registry::builtin().expect("builtin instruments load");
     let now = bordin_server::state::now_ms();
@@ -137,7 +139,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         clinician,
         other_clinician,
         b_clinician,
-        _dir: dir,
+        _db: db,
         _shutdown: tx,
     }
 }

@@ -6,7 +6,6 @@ use bordin_store::NewCase;
 
 use crate::support::{fresh_store, world, T0};
 
-#[tokio::test]
 async fn client_case_and_session_read_back() {
     let (store, _g) = fresh_store().await;
     let w = world(&store, "Clinic").await;
@@ -64,7 +63,6 @@ async fn client_case_and_session_read_back() {
     assert_eq!(closed.closed_on.as_deref(), Some("2026-06-01"));
 }
 
-#[tokio::test]
 async fn couple_case_holds_both_clients() {
     let (store, _g) = fresh_store().await;
     let clinic = store
@@ -106,7 +104,6 @@ async fn couple_case_holds_both_clients() {
     assert_eq!(case.clients[1].display_name, None);
 }
 
-#[tokio::test]
 async fn client_codes_are_unique_per_clinic() {
     let (store, _g) = fresh_store().await;
     let w = world(&store, "Clinic").await;
@@ -117,7 +114,6 @@ async fn client_codes_are_unique_per_clinic() {
     assert!(err.is_unique_violation(), "{err}");
 }
 
-#[tokio::test]
 async fn session_numbers_increase_per_case() {
     let (store, _g) = fresh_store().await;
     let w = world(&store, "Clinic").await;
@@ -192,7 +188,6 @@ async fn session_numbers_increase_per_case() {
     assert_eq!(listed[2], s3);
 }
 
-#[tokio::test]
 async fn concurrent_sessions_get_distinct_numbers() {
     let (store, _g) = fresh_store().await;
     let w = world(&store, "Clinic").await;
@@ -223,7 +218,6 @@ async fn concurrent_sessions_get_distinct_numbers() {
     assert_eq!(numbers, [2, 3, 4, 5, 6, 7]);
 }
 
-#[tokio::test]
 async fn case_summary_counts_attended_sessions() {
     let (store, _g) = fresh_store().await;
     let w = world(&store, "Clinic").await;
@@ -258,3 +252,12 @@ async fn case_summary_counts_attended_sessions() {
     assert_eq!(sums[0].last_session_on.as_deref(), Some("2026-03-16"));
     assert_eq!(sums[0].open_flags, 0);
 }
+
+bordin_store::both_backends!(
+    client_case_and_session_read_back,
+    couple_case_holds_both_clients,
+    client_codes_are_unique_per_clinic,
+    session_numbers_increase_per_case,
+    concurrent_sessions_get_distinct_numbers,
+    case_summary_counts_attended_sessions,
+);

@@ -5,7 +5,6 @@ use bordin_core::Setting;
 
 use crate::support::{fresh_store, T0};
 
-#[tokio::test]
 async fn clinic_and_users_read_back() {
     let (store, _g) = fresh_store().await;
     let clinic = store
@@ -68,7 +67,6 @@ async fn clinic_and_users_read_back() {
     );
 }
 
-#[tokio::test]
 async fn email_is_unique_within_a_clinic_only() {
     let (store, _g) = fresh_store().await;
     let a = store
@@ -112,7 +110,6 @@ async fn email_is_unique_within_a_clinic_only() {
     );
 }
 
-#[tokio::test]
 async fn unknown_clinic_and_user_are_not_found() {
     let (store, _g) = fresh_store().await;
     assert!(matches!(
@@ -124,3 +121,9 @@ async fn unknown_clinic_and_user_are_not_found() {
         Err(bordin_store::StoreError::NotFound { what: "user" })
     ));
 }
+
+bordin_store::both_backends!(
+    clinic_and_users_read_back,
+    email_is_unique_within_a_clinic_only,
+    unknown_clinic_and_user_are_not_found,
+);

@@ -19,10 +19,8 @@ async fn unsupported_url_is_refused_without_echoing_credentials() {
     }
 }
 
-#[tokio::test]
 async fn reopening_keeps_data_and_migrations_are_idempotent() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("b.db").display());
+    let (url, _g) = crate::support::fresh_url().await;
     let store = Store::connect(&url).await.unwrap();
     store.ping().await.unwrap();
     let clinic = store
@@ -33,3 +31,5 @@ async fn reopening_keeps_data_and_migrations_are_idempotent() {
     let again = Store::connect(&url).await.unwrap();
     assert_eq!(again.clinics().await.unwrap(), vec![clinic]);
 }
+
+bordin_store::both_backends!(reopening_keeps_data_and_migrations_are_idempotent);

@@ -46,7 +46,6 @@ fn task(title: &str) -> TaskDraft {
     .unwrap()
 }
 
-#[tokio::test]
 async fn a_stale_edit_gets_the_current_goal_and_overwrites_nothing() {
     let (store, _g) = fresh_store().await;
     let w = world(&store, "Clinic").await;
@@ -208,7 +207,6 @@ async fn a_stale_edit_gets_the_current_goal_and_overwrites_nothing() {
     ));
 }
 
-#[tokio::test]
 async fn the_agreements_log_refuses_updates_and_deletes() {
     let (store, _g) = fresh_store().await;
     let w = world(&store, "Clinic").await;
@@ -239,7 +237,6 @@ async fn the_agreements_log_refuses_updates_and_deletes() {
     assert_eq!(log[0].reason, None);
 }
 
-#[tokio::test]
 async fn ratings_tasks_and_reports_are_kept_and_logged() {
     let (store, _g) = fresh_store().await;
     let w = world(&store, "Clinic").await;
@@ -528,7 +525,6 @@ async fn ratings_tasks_and_reports_are_kept_and_logged() {
     assert!(log.windows(2).all(|p| p[0].at <= p[1].at));
 }
 
-#[tokio::test]
 async fn the_formulation_is_versioned_one_current_per_case() {
     let (store, _g) = fresh_store().await;
     let w = world(&store, "Clinic").await;
@@ -657,7 +653,6 @@ async fn the_formulation_is_versioned_one_current_per_case() {
     assert_eq!(log[1].snapshot["strengths"], "Loyal friends; runs");
 }
 
-#[tokio::test]
 async fn consent_is_a_history_of_decisions() {
     let (store, _g) = fresh_store().await;
     let w = world(&store, "Clinic").await;
@@ -761,7 +756,6 @@ async fn consent_is_a_history_of_decisions() {
     ));
 }
 
-#[tokio::test]
 async fn a_case_link_is_found_by_its_hash_until_revoked_or_expired() {
     let (store, _g) = fresh_store().await;
     let w = world(&store, "Clinic").await;
@@ -837,7 +831,6 @@ async fn a_case_link_is_found_by_its_hash_until_revoked_or_expired() {
     ));
 }
 
-#[tokio::test]
 async fn another_clinic_sees_and_changes_nothing() {
     let (store, _g) = fresh_store().await;
     let a = world(&store, "Clinic A").await;
@@ -1001,3 +994,13 @@ async fn another_clinic_sees_and_changes_nothing() {
         3
     );
 }
+
+bordin_store::both_backends!(
+    a_stale_edit_gets_the_current_goal_and_overwrites_nothing,
+    the_agreements_log_refuses_updates_and_deletes,
+    ratings_tasks_and_reports_are_kept_and_logged,
+    the_formulation_is_versioned_one_current_per_case,
+    consent_is_a_history_of_decisions,
+    a_case_link_is_found_by_its_hash_until_revoked_or_expired,
+    another_clinic_sees_and_changes_nothing,
+);

@@ -5,7 +5,6 @@ use bordin_store::{NewAdministration, StoreError};
 
 use crate::support::{fresh_store, phq9_values, registry, scored, submit, world, T0};
 
-#[tokio::test]
 async fn clinic_b_cannot_see_clinic_a() {
     let (store, _g) = fresh_store().await;
     let a = world(&store, "Clinic A").await;
@@ -179,7 +178,6 @@ async fn clinic_b_cannot_see_clinic_a() {
     );
 }
 
-#[tokio::test]
 async fn a_supervision_across_clinics_is_refused() {
     let (store, _g) = fresh_store().await;
     let a = world(&store, "Clinic A").await;
@@ -206,3 +204,8 @@ async fn a_supervision_across_clinics_is_refused() {
         .unwrap()
         .is_empty());
 }
+
+bordin_store::both_backends!(
+    clinic_b_cannot_see_clinic_a,
+    a_supervision_across_clinics_is_refused,
+);

@@ -44,7 +44,6 @@ async fn response_ids(store: &bordin_store::Store, w: &World) -> Vec<String> {
     ids
 }
 
-#[tokio::test]
 async fn administration_reads_back_pending() {
     let (store, _g) = fresh_store().await;
     let w = world(&store, "Clinic").await;
@@ -80,7 +79,6 @@ async fn administration_reads_back_pending() {
     );
 }
 
-#[tokio::test]
 async fn second_submit_of_an_administration_is_already_stored() {
     let (store, _g) = fresh_store().await;
     let w = world(&store, "Clinic").await;
@@ -117,7 +115,6 @@ async fn second_submit_of_an_administration_is_already_stored() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_submits_store_exactly_one_response() {
     let (store, _g) = fresh_store().await;
     let w = world(&store, "Clinic").await;
@@ -154,7 +151,6 @@ async fn concurrent_submits_store_exactly_one_response() {
     assert_eq!(response_ids(&store, &w).await, vec![id]);
 }
 
-#[tokio::test]
 async fn submit_to_an_unknown_administration_is_a_conflict() {
     let (store, _g) = fresh_store().await;
     let w = world(&store, "Clinic").await;
@@ -183,7 +179,6 @@ async fn submit_to_an_unknown_administration_is_a_conflict() {
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
 }
 
-#[tokio::test]
 async fn scores_and_risk_flag_are_stored_with_the_response() {
     let (store, _g) = fresh_store().await;
     let w = world(&store, "Clinic").await;
@@ -237,7 +232,6 @@ async fn scores_and_risk_flag_are_stored_with_the_response() {
     assert!(row.answers.contains(&("q9".to_owned(), "2".to_owned())));
 }
 
-#[tokio::test]
 async fn fractional_subscale_scores_keep_their_value() {
     let (store, _g) = fresh_store().await;
     let w = world(&store, "Clinic").await;
@@ -260,7 +254,6 @@ async fn fractional_subscale_scores_keep_their_value() {
     assert_eq!(scores.len(), 4, "total and three subscales");
 }
 
-#[tokio::test]
 async fn correction_supersedes_and_keeps_the_original() {
     let (store, _g) = fresh_store().await;
     let w = world(&store, "Clinic").await;
@@ -367,7 +360,6 @@ async fn correction_supersedes_and_keeps_the_original() {
     );
 }
 
-#[tokio::test]
 async fn database_refuses_update_and_delete_of_responses() {
     let (store, _g) = fresh_store().await;
     let w = world(&store, "Clinic").await;
@@ -414,3 +406,14 @@ async fn database_refuses_update_and_delete_of_responses() {
         1
     );
 }
+
+bordin_store::both_backends!(
+    administration_reads_back_pending,
+    second_submit_of_an_administration_is_already_stored,
+    concurrent_submits_store_exactly_one_response,
+    submit_to_an_unknown_administration_is_a_conflict,
+    scores_and_risk_flag_are_stored_with_the_response,
+    fractional_subscale_scores_keep_their_value,
+    correction_supersedes_and_keeps_the_original,
+    database_refuses_update_and_delete_of_responses,
+);

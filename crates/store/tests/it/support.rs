@@ -2,25 +2,28 @@
 
 use bordin_core::care::{Modality, ResponseSource, Role, SessionStatus};
 use bordin_core::{Answers, Instrument, Registry, ScoreSheet, Setting};
+use bordin_store::testing::{self, TestDb};
 use bordin_store::{NewCase, NewResponse, SessionRow, Store, Submitted};
 
 /// Keeps the test's database alive; dropping it removes the database.
-pub struct Guard {
-    _dir: tempfile::TempDir,
+pub type Guard = TestDb;
+
+/// The URL of a new, empty database on the current test's backend (see [`fresh_store`]).
+pub async fn fresh_url() -> (String, Guard) {
+    testing::fresh_url().await.unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A new, empty, migrated store that no other test sees.
 ///
-/// This is the single place that picks the backend. (PostgreSQL later: read a server URL from
-/// the environment, create a uniquely named database, and drop it in `Guard`'s `Drop`.)
+/// This is the single place that picks the backend: SQLite, or PostgreSQL in the `postgres` run
+/// of a test declared with `bordin_store::both_backends!` (a database created for the test on
+/// the server named by `BORDIN_TEST_PG_URL`, dropped with the [`Guard`]).
 pub async fn fresh_store() -> (Store, Guard) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("bordin.db");
-    let url = format!("sqlite://{}", path.display());
+    let (url, guard) = fresh_url().await;
     let store = Store::connect(&url)
         .await
         .expect("connect to a fresh database");
-    (store, Guard { _dir: dir })
+    (store, guard)
 }
 
 /// A fixed clock for the tests (2026-03-02T09:00:00Z in milliseconds).

@@ -5,7 +5,6 @@ use bordin_core::Setting;
 
 use crate::support::{fresh_store, T0};
 
-#[tokio::test]
 async fn text_packs_put_replace_and_list() {
     let (store, _g) = fresh_store().await;
     let a = store
@@ -51,3 +50,5 @@ async fn text_packs_put_replace_and_list() {
         "another clinic sees none"
     );
 }
+
+bordin_store::both_backends!(text_packs_put_replace_and_list,);

@@ -1,0 +1,342 @@
+//! Load benchmark (issue 6): client-link form submissions per second and latency percentiles at
+//! a fixed concurrency over loopback, on SQLite and on PostgreSQL, each compared in the same run
+//! with the raw database committing the same rows without HTTP.
+//!
+//! For each backend, three fresh databases with the same seeded practice (cases, sessions, open
+//! PHQ-9 links):
+//! - `bordin`: the server (in this process, on 127.0.0.1, port chosen by the OS) and
+//!   CONCURRENCY clients POSTing `/api/v1/links/{clinic}/{secret}`; each answer is checked (201);
+//! - `store`: `Store::submit_response` called directly (what Bordin's storage costs, no HTTP);
+//! - `raw`: sqlx alone, one transaction per submission inserting the same `responses` row and
+//!   its `scores` rows, then commit — the committed-insert rate the database itself reaches.
+//!
+//! Durability is the same everywhere: SQLite WAL with `synchronous=FULL`; PostgreSQL with the
+//! server's `fsync=on` and `synchronous_commit=on` (`.ci/postgres.sh` starts such a server).
+//!
+//! Run: `cargo bench -p bordin --bench load` (SQLite only), or with PostgreSQL:
+//! `source .ci/postgres.sh && bordin_pg_start && cargo bench -p bordin --bench load`.
+//! `BORDIN_LOAD_SUBMISSIONS` (default 2000) and `BORDIN_LOAD_CONCURRENCY` (default 16) change
+//! the load; every phase also stops after `BORDIN_LOAD_SECONDS` (default 60) seconds. The load
+//! goes to 127.0.0.1 only.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bordin::load::{self, Practice};
+use bordin_core::Registry;
+use bordin_server::{AppState, Config};
+use bordin_store::testing::{self, TestBackend, TestDb};
+use bordin_store::Store;
+use sqlx::Executor;
+
+struct Settings {
+    submissions: usize,
+    concurrency: usize,
+    limit: Duration,
+    cases: usize,
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Rate and latency of one phase.
+struct Measured {
+    done: usize,
+    seconds: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+impl Measured {
+    fn rate(&self) -> f64 {
+        self.done as f64 / self.seconds
+    }
+}
+
+/// Runs `op(i)` for i in 0..n with `concurrency` tasks, stopping early at `limit`; records each
+/// call's latency.
+async fn run_load<F, Fut>(n: usize, concurrency: usize, limit: Duration, op: F) -> Measured
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let op = Arc::new(op);
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let deadline = start + limit;
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (op, next) = (op.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n || Instant::now() >= deadline {
+                    break;
+                }
+                let t = Instant::now();
+                op(i).await;
+                lat.push(t.elapsed());
+            }
+            lat
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.expect("load task"));
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    all.sort();
+    let pct = |p: f64| {
+        if all.is_empty() {
+            return f64::NAN;
+        }
+        let k = ((all.len() as f64 * p).ceil() as usize).clamp(1, all.len()) - 1;
+        all[k].as_secs_f64() * 1000.0
+    };
+    Measured {
+        done: all.len(),
+        seconds,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+    }
+}
+
+/// A fresh database on `backend` with the practice seeded.
+async fn fresh(
+    backend: TestBackend,
+    s: &Settings,
+    registry: &Registry,
+) -> (String, TestDb, Store, Practice) {
+    let (url, db) = testing::fresh_url_on(backend)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let store = Store::connect(&url).await.expect("store opens");
+    let practice = load::seed(
+        &store,
+        registry,
+        s.cases,
+        s.submissions,
+        bordin_server::state::now_ms(),
+    )
+    .await
+    .expect("seeding");
+    (url, db, store, practice)
+}
+
+async fn bench_bordin(backend: TestBackend, s: &Settings, registry: &Registry) -> Measured {
+    let (_url, _db, store, practice) = fresh(backend, s, registry).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let state = AppState::new(store.clone(), registry.clone(), Config::default());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        let _ = bordin_server::serve(listener, state, async move {
+            let _ = stopped.await;
+        })
+        .await;
+    });
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(s.concurrency)
+        .build()
+        .expect("client");
+    let practice = Arc::new(practice);
+    let m = run_load(s.submissions, s.concurrency, s.limit, move |i| {
+        let (client, base, practice) = (client.clone(), base.clone(), practice.clone());
+        async move {
+            let link = &practice.links[i];
+            let resp = client
+                .post(format!(
+                    "{base}/api/v1/links/{}/{}",
+                    practice.clinic_id, link.secret
+                ))
+                .json(&serde_json::json!({ "answers": load::answers(i) }))
+                .send()
+                .await
+                .expect("the server answers");
+            assert_eq!(resp.status().as_u16(), 201, "submission {i}");
+        }
+    })
+    .await;
+    let _ = stop.send(());
+    let _ = server.await;
+    store.close().await;
+    m
+}
+
+async fn bench_store(backend: TestBackend, s: &Settings, registry: &Registry) -> Measured {
+    let (_url, _db, store, practice) = fresh(backend, s, registry).await;
+    let instrument = registry.get(load::INSTRUMENT).expect("phq9").clone();
+    let practice = Arc::new(practice);
+    let store2 = store.clone();
+    let m = run_load(s.submissions, s.concurrency, s.limit, move |i| {
+        let (store, practice, instrument) = (store2.clone(), practice.clone(), instrument.clone());
+        async move {
+            let (answers, sheet) = load::scored(&instrument, i).expect("valid answers");
+            let new = load::new_response(
+                &practice.links[i],
+                &instrument,
+                &answers,
+                &sheet,
+                bordin_server::state::now_ms(),
+            );
+            match store
+                .submit_response(&practice.clinic_id, &new)
+                .await
+                .expect("stored")
+            {
+                bordin_store::Submitted::Stored { .. } => {}
+                other => panic!("submission {i}: {other:?}"),
+            }
+        }
+    })
+    .await;
+    store.close().await;
+    m
+}
+
+async fn bench_raw(backend: TestBackend, s: &Settings, registry: &Registry) -> Measured {
+    let (url, _db, store, practice) = fresh(backend, s, registry).await;
+    store.close().await;
+    let instrument = registry.get(load::INSTRUMENT).expect("phq9").clone();
+    sqlx::any::install_default_drivers();
+    // The same connection settings as Bordin's store (crates/store/src/lib.rs).
+    let pool = match backend {
+        TestBackend::Sqlite => sqlx::any::AnyPoolOptions::new()
+            .max_connections(8)
+            .after_connect(|c, _| {
+                Box::pin(async move {
+                    c.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 15000;").await?;
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await
+            .expect("raw pool"),
+        TestBackend::Postgres => sqlx::any::AnyPoolOptions::new()
+            .max_connections(16)
+            .after_connect(|c, _| {
+                Box::pin(async move {
+                    c.execute("SET synchronous_commit = on").await?;
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await
+            .expect("raw pool"),
+    };
+    let begin = match backend {
+        TestBackend::Sqlite => "BEGIN IMMEDIATE",
+        TestBackend::Postgres => "BEGIN",
+    };
+    let practice = Arc::new(practice);
+    let pool2 = pool.clone();
+    let m = run_load(s.submissions, s.concurrency, s.limit, move |i| {
+        let (pool, practice, instrument) = (pool2.clone(), practice.clone(), instrument.clone());
+        async move {
+            let (answers, sheet) = load::scored(&instrument, i).expect("valid answers");
+            let link = &practice.links[i];
+            // The answers as the store writes them: item id -> exact decimal text.
+            let answers_json = serde_json::Value::Object(
+                answers
+                    .pairs(&instrument)
+                    .map(|(id, v)| {
+                        let text = bordin_core::exact_decimal(v).unwrap_or_else(|| v.to_string());
+                        (id.to_owned(), serde_json::Value::String(text))
+                    })
+                    .collect(),
+            )
+            .to_string();
+            let id = bordin_store::new_id();
+            let mut tx = pool.begin_with(begin).await.expect("begin");
+            sqlx::query(
+                "INSERT INTO responses (clinic_id, response_id, administration_id, case_id, session_id, client_id, instrument_id, instrument_version, respondent, answers, submitted_at, entered_by, source, version)
+                 VALUES ($1, $2, NULL, $3, $4, $5, $6, $7, 'client', $8, $9, 'link', 'link', 1)",
+            )
+            .bind(&practice.clinic_id)
+            .bind(&id)
+            .bind(&link.case_id)
+            .bind(&link.session_id)
+            .bind(&link.client_id)
+            .bind(&instrument.id)
+            .bind(&instrument.version)
+            .bind(answers_json)
+            .bind(bordin_server::state::now_ms())
+            .execute(&mut *tx)
+            .await
+            .expect("insert response");
+            for (scale, score) in instrument.scales.iter().zip(&sheet.scales) {
+                sqlx::query("INSERT INTO scores (clinic_id, response_id, scale_id, value, exact, answered, missing, band) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                    .bind(&practice.clinic_id)
+                    .bind(&id)
+                    .bind(&scale.id)
+                    .bind(score.value.map(bordin_core::to_f64))
+                    .bind(score.value.map(|v| v.to_string()))
+                    .bind(i64::from(score.answered))
+                    .bind(i64::from(score.missing))
+                    .bind(score.band.map(|b| scale.bands[b].label.clone()))
+                    .execute(&mut *tx)
+                    .await
+                    .expect("insert score");
+            }
+            tx.commit().await.expect("commit");
+        }
+    })
+    .await;
+    pool.close().await;
+    m
+}
+
+fn main() {
+    let s = Settings {
+        submissions: env_usize("BORDIN_LOAD_SUBMISSIONS", 2000),
+        concurrency: env_usize("BORDIN_LOAD_CONCURRENCY", 16),
+        limit: Duration::from_secs(env_usize("BORDIN_LOAD_SECONDS", 60) as u64),
+        cases: 200,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let registry = Registry::builtin().expect("instruments");
+    let mut backends = vec![TestBackend::Sqlite];
+    if testing::pg_admin_url().is_some() {
+        backends.push(TestBackend::Postgres);
+    } else {
+        eprintln!("note: {} not set; PostgreSQL skipped", testing::PG_URL_VAR);
+    }
+    println!(
+        "load: {} submissions of PHQ-9 over {} cases, concurrency {}, loopback",
+        s.submissions, s.cases, s.concurrency
+    );
+    println!("| backend | path | submissions/s | p50 ms | p99 ms | done | vs raw |");
+    println!("|---|---|---:|---:|---:|---:|---:|");
+    for backend in backends {
+        let raw = rt.block_on(bench_raw(backend, &s, &registry));
+        let store = rt.block_on(bench_store(backend, &s, &registry));
+        let bordin = rt.block_on(bench_bordin(backend, &s, &registry));
+        for (path, m) in [
+            ("raw sqlx insert", &raw),
+            ("Store::submit_response", &store),
+            ("Bordin HTTP", &bordin),
+        ] {
+            println!(
+                "| {backend:?} | {path} | {:.0} | {:.1} | {:.1} | {} | {:.0}% |",
+                m.rate(),
+                m.p50_ms,
+                m.p99_ms,
+                m.done,
+                100.0 * m.rate() / raw.rate()
+            );
+        }
+    }
+}
