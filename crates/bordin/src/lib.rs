@@ -7,6 +7,7 @@ pub mod gas;
 pub mod instruments;
 pub mod interop;
 pub mod keys;
+pub mod listen;
 pub mod load;
 pub mod monitor;
 pub mod score;

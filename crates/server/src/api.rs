@@ -31,14 +31,15 @@ use crate::state::AppState;
 #[openapi(
     info(title = "Bordin API", description = "Measure, monitor and repair the working alliance. All times are milliseconds since the Unix epoch (UTC); dates are YYYY-MM-DD."),
     components(schemas(ErrorBody, ItemProblem)),
-    tags((name = "instruments"), (name = "session"), (name = "cases"), (name = "alerts"), (name = "links"), (name = "goals"), (name = "audit"))
+    tags((name = "instruments"), (name = "session"), (name = "cases"), (name = "alerts"), (name = "links"), (name = "goals"), (name = "audit"), (name = "transcripts"))
 )]
 pub(crate) struct ApiDoc;
 
 /// The JSON routes, each with its access rule (see [`crate::routes`]).
 pub fn routes(t: Routes) -> Routes {
     use Access::*;
-    t.api(AnyUser, routes!(list_instruments))
+    let t = t
+        .api(AnyUser, routes!(list_instruments))
         .api(AnyUser, routes!(get_instrument))
         .api(AnyUser, routes!(score_answers))
         .api(Public, routes!(login))
@@ -66,7 +67,8 @@ pub fn routes(t: Routes) -> Routes {
         .api(CaseRead, routes!(agreements_log))
         .api(CaseRead, routes!(list_consents))
         .api(CaseWrite, routes!(record_consent))
-        .api(Supervisor, routes!(crate::audit::list_entries))
+        .api(Supervisor, routes!(crate::audit::list_entries));
+    crate::api_transcripts::routes(t)
 }
 
 /// The current user, with the CSRF header checked on state-changing methods.

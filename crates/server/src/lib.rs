@@ -11,12 +11,14 @@
 pub mod actions;
 pub mod api;
 pub mod audit;
+pub mod api_transcripts;
 pub mod auth;
 pub mod config;
 pub mod consent;
 pub mod error;
 pub mod fhir;
 pub mod goals;
+pub mod live;
 pub mod monitor;
 pub mod pages;
 pub mod policy;
@@ -25,6 +27,7 @@ pub mod routes;
 pub mod security;
 pub mod state;
 pub mod totp;
+pub mod transcripts;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
@@ -149,8 +152,45 @@ pub fn table() -> Routes {
             ClientLink,
             client_goals::report,
         );
+    let t = transcript_routes(t);
     let t = fhir::routes(t);
     api::routes(t)
+}
+
+/// Transcripts and the live co-pilot (issue 5). The upload takes bodies up to
+/// [`transcripts::TRANSCRIPT_LIMIT`]; everything else keeps [`BODY_LIMIT`].
+fn transcript_routes(t: Routes) -> Routes {
+    use axum::handler::Handler as _;
+    use pages::{live, transcripts as tr};
+    use Access::*;
+    let upload_limit = DefaultBodyLimit::max(transcripts::TRANSCRIPT_LIMIT + 64 * 1024);
+    t.get("/cases/{case_id}/transcripts/new", CaseRead, tr::new_form)
+        .post(
+            "/cases/{case_id}/transcripts",
+            CaseWrite,
+            tr::upload.layer(upload_limit),
+        )
+        .get(
+            "/cases/{case_id}/transcripts/{transcript_id}",
+            CaseRead,
+            tr::show,
+        )
+        .get(
+            "/cases/{case_id}/transcripts/{transcript_id}/roles",
+            CaseRead,
+            tr::roles_form,
+        )
+        .post(
+            "/cases/{case_id}/transcripts/{transcript_id}/roles",
+            CaseWrite,
+            tr::roles_submit,
+        )
+        .get("/cases/{case_id}/live", CaseRead, live::show)
+        .get("/cases/{case_id}/live/ws", CaseRead, live::socket)
+        .get("/live/replay", AnyUser, live::replay_page)
+        .get("/live/replay/ws", AnyUser, live::replay_socket)
+        .post("/transcripts/retention", Admin, tr::set_retention)
+        .get("/static/copilot.js", Public, live::js)
 }
 
 /// The route table (method, path, access rule) of [`app`], for tests and documentation.
@@ -266,10 +306,14 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
+    // Transcript retention: swept at start-up and every hour while the server runs.
+    let sweeper = transcripts::spawn_sweeper(state.clone());
+    let served = axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await
+    .await;
+    sweeper.abort();
+    served
 }

@@ -29,6 +29,7 @@ mod monitoring;
 pub mod seal;
 #[doc(hidden)]
 pub mod testing;
+mod transcripts;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -56,6 +57,10 @@ pub use interop::{
 };
 pub use monitoring::{AlertEvent, AlertRow, CaseSeries, NewAlert, SubjectSeries, THERAPIST};
 pub use seal::{Key, Keyring, RotationReport, SealError};
+pub use transcripts::{
+    NewAnalysis, NewTranscript, TranscriptRow, TranscriptStatus, TranscriptText,
+    DEFAULT_TRANSCRIPT_RETENTION_DAYS, MAX_TRANSCRIPT_RETENTION_DAYS,
+};
 
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]

@@ -537,6 +537,12 @@ pub const SEALED_COLUMNS: &[(&str, &[&str], &[&str])] = &[
     ("responses", &["response_id"], &["correction_reason"]),
     ("alerts", &["alert_id"], &["action_taken"]),
     ("alert_events", &["alert_id", "at", "action"], &["note"]),
+    (
+        "transcript_texts",
+        &["transcript_id"],
+        &["body", "speakers", "analysis"],
+    ),
+    ("user_totp", &["user_id"], &["secret_base32"]),
 ];
 
 /// What `bordin keys rotate` did: values re-sealed under the new key, per table.

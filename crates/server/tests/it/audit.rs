@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::support::{spawn_app, submit_link_form, SESSION_CHECK_30};
 
 /// Every entry of clinic A (admin's view, all pages).
-async fn all_entries(app: &crate::support::TestApp) -> Vec<Value> {
+pub(crate) async fn all_entries(app: &crate::support::TestApp) -> Vec<Value> {
     let admin = app.login(&app.admin).await;
     let mut out = Vec::new();
     let mut path = "/api/v1/audit".to_owned();

@@ -57,7 +57,7 @@ async fn security_headers_are_set() {
 
 /// Every `/api/v1` route the router serves, with its methods. This list is the specification:
 /// a new route must be added here, and the OpenAPI document must list it.
-const API_ROUTES: [(&str, &[&str]); 24] = [
+const API_ROUTES: [(&str, &[&str]); 28] = [
     ("/api/v1/instruments", &["get"]),
     ("/api/v1/instruments/{id}", &["get"]),
     ("/api/v1/instruments/{id}/score", &["post"]),
@@ -82,6 +82,16 @@ const API_ROUTES: [(&str, &[&str]); 24] = [
     ("/api/v1/cases/{case_id}/agreements", &["get"]),
     ("/api/v1/cases/{case_id}/consents", &["get", "post"]),
     ("/api/v1/audit", &["get"]),
+    ("/api/v1/cases/{case_id}/transcripts", &["get", "post"]),
+    (
+        "/api/v1/cases/{case_id}/transcripts/{transcript_id}",
+        &["get"],
+    ),
+    (
+        "/api/v1/cases/{case_id}/transcripts/{transcript_id}/roles",
+        &["put"],
+    ),
+    ("/api/v1/transcript-retention", &["put"]),
 ];
 
 #[tokio::test]

@@ -20,3 +20,4 @@ mod isolation;
 mod responses;
 mod sealed;
 mod text_packs;
+mod transcripts;

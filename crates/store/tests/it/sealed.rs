@@ -6,11 +6,15 @@ use std::sync::Arc;
 use bordin_core::goals::{
     FormulationDraft, GoalDraft, GoalStatus, Rater, TaskDraft, TaskOutcome, TaskReport,
 };
-use bordin_store::{Actor, Change, Key, Keyring, SealError, Store, StoreError};
+use bordin_store::{
+    Actor, Change, Key, Keyring, NewAnalysis, NewTranscript, SealError, Store, StoreError,
+};
 
 use crate::support::{world, T0};
 
 const SECRET_WORDS: &str = "Tell my sister about the accident";
+const TRANSCRIPT_WORDS: &str = "I never told anyone about the night on the bridge";
+const TOTP_SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 
 fn change<'a>(id: &'a str, reason: Option<&'a str>) -> Change<'a> {
     Change {
@@ -113,6 +117,36 @@ async fn write_free_text(store: &Store) -> (String, String, String) {
         )
         .await
         .unwrap();
+    let speakers = serde_json::json!({"Dr Hale": "clinician", "Sam": "client"});
+    let analysis = serde_json::json!({"turns": [{"text": TRANSCRIPT_WORDS}]});
+    store
+        .create_transcript(
+            &w.clinic_id,
+            &NewTranscript {
+                case_id: &w.case_id,
+                session_id: &w.session.session_id,
+                source: "upload",
+                format: "txt",
+                body: &format!("Sam: {TRANSCRIPT_WORDS}"),
+                speakers: &speakers,
+                created_by: &by,
+                at: T0,
+            },
+            Some(&NewAnalysis {
+                speakers: &speakers,
+                analysis: &analysis,
+                summary: &serde_json::json!({"markers": 0}),
+                at: T0,
+            }),
+        )
+        .await
+        .unwrap();
+    assert!(store
+        .start_totp(&w.clinic_id, &by, TOTP_SECRET, T0)
+        .await
+        .unwrap());
+    let totp = store.totp(&w.clinic_id, &by).await.unwrap().unwrap();
+    assert_eq!(totp.secret_base32, TOTP_SECRET);
     (w.clinic_id, goal.goal_id, w.case_id)
 }
 
@@ -132,6 +166,9 @@ async fn free_text_is_not_in_the_database_file_and_reads_back_with_the_key() {
         "Cried after writing",
         "Grief after the accident",
         "Agreed in session three",
+        "night on the bridge",
+        "Dr Hale",
+        TOTP_SECRET,
     ] {
         assert!(!contains(&bytes, plain), "'{plain}' is in the file");
     }
@@ -145,7 +182,19 @@ async fn free_text_is_not_in_the_database_file_and_reads_back_with_the_key() {
     let log = store.agreements_log(&clinic, &case_id).await.unwrap();
     assert_eq!(log[0].snapshot["words"], SECRET_WORDS);
     assert_eq!(log[0].reason.as_deref(), Some("Agreed in session three"));
-    assert!(store.sealed_value_count().await.unwrap() >= 6);
+    let transcripts = store.transcripts_of_case(&clinic, &case_id).await.unwrap();
+    let text = store
+        .transcript_text(&clinic, &transcripts[0].transcript_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(text.body.contains(TRANSCRIPT_WORDS));
+    assert_eq!(text.speakers["Sam"], "client");
+    assert_eq!(
+        text.analysis.unwrap()["turns"][0]["text"],
+        TRANSCRIPT_WORDS
+    );
+    assert!(store.sealed_value_count().await.unwrap() >= 10);
 }
 
 #[tokio::test]
