@@ -81,6 +81,24 @@ pub async fn seed(
                 now,
             )
             .await?;
+        // Links are answered only with the client's consent to questionnaires (issue 7).
+        store
+            .record_consent(
+                &clinic.clinic_id,
+                &case_id,
+                &client.client_id,
+                bordin_core::goals::ConsentKind::Questionnaires,
+                true,
+                &bordin_store::Change {
+                    actor: bordin_store::Actor {
+                        role: bordin_core::goals::Rater::Clinician,
+                        id: &clinician.user_id,
+                    },
+                    at: now,
+                    reason: Some("load test: recorded at intake"),
+                },
+            )
+            .await?;
         case_rows.push((case_id, session.session_id, client.client_id));
     }
     let mut out = Vec::with_capacity(links);

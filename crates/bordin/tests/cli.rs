@@ -617,3 +617,369 @@ fn config_check_names_the_key_and_the_problem() {
         text(&out.stderr)
     );
 }
+
+// bordin audit verify / head, bordin keys, and serve without its key
+
+/// A database with a short audit trail written through the store; returns (url, clinic id).
+fn audited_db(dir: &std::path::Path) -> (String, String) {
+    let url = format!("sqlite://{}", dir.join("b.db").display());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let clinic = rt.block_on(async {
+        let store = bordin_store::Store::connect(&url).await.unwrap();
+        let c = store
+            .create_clinic("Audited", bordin_core::Setting::Therapy, 0)
+            .await
+            .unwrap();
+        for i in 0..5 {
+            store
+                .audit_as(
+                    &bordin_store::AuditEvent::on_case(
+                        &c.clinic_id,
+                        "case-1",
+                        "read",
+                        "case",
+                        "case-1",
+                    ),
+                    &bordin_store::AuditActor::user("u1"),
+                    "192.0.2.1",
+                    i,
+                )
+                .await
+                .unwrap();
+        }
+        store.close().await;
+        c.clinic_id
+    });
+    (url, clinic)
+}
+
+fn raw_sql(url: &str, statements: &[&str]) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = bordin_store::Store::connect(url).await.unwrap();
+        for s in statements {
+            store.execute_raw_for_tests(s).await.unwrap();
+        }
+        store.close().await;
+    });
+}
+
+#[test]
+fn audit_verify_passes_an_untouched_trail_and_names_a_changed_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, clinic) = audited_db(dir.path());
+    let ok = bordin(&["audit", "verify", "--db", &url], None);
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    assert!(
+        text(&ok.stdout).contains("ok, 5 entries"),
+        "{}",
+        text(&ok.stdout)
+    );
+
+    let head = bordin(&["audit", "head", "--db", &url], None);
+    let head_line = text(&head.stdout);
+    let anchor = head_line
+        .split_whitespace()
+        .nth(1)
+        .expect("CLINIC SEQ:HASH")
+        .to_owned();
+    assert!(anchor.starts_with("5:"), "{head_line}");
+
+    raw_sql(
+        &url,
+        &[
+            "DROP TRIGGER audit_log_is_append_only",
+            "DROP TRIGGER audit_log_is_kept",
+            "DROP TRIGGER audit_heads_move_by_one",
+            "UPDATE audit_log SET source = '203.0.113.9' WHERE seq = 2",
+        ],
+    );
+    let bad = bordin(&["audit", "verify", "--db", &url], None);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        text(&bad.stdout).contains("entry 2 was changed"),
+        "{}",
+        text(&bad.stdout)
+    );
+
+    // Truncation with the head row rewritten too: only the anchor sees it.
+    let (url2, clinic2) = audited_db(&dir.path().join("second").tap_mkdir());
+    let head = bordin(&["audit", "head", "--db", &url2], None);
+    let anchor = text(&head.stdout)
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    raw_sql(
+        &url2,
+        &[
+            "DROP TRIGGER audit_log_is_kept",
+            "DROP TRIGGER audit_heads_move_by_one",
+            "DELETE FROM audit_log WHERE seq = 5",
+            "UPDATE audit_heads SET seq = 4, hash = (SELECT hash FROM audit_log WHERE seq = 4)",
+        ],
+    );
+    let plain = bordin(&["audit", "verify", "--db", &url2], None);
+    assert!(plain.status.success());
+    let anchored = bordin(
+        &[
+            "audit",
+            "verify",
+            "--db",
+            &url2,
+            "--clinic",
+            &clinic2,
+            "--expect-head",
+            &anchor,
+        ],
+        None,
+    );
+    assert_eq!(anchored.status.code(), Some(1));
+    assert!(
+        text(&anchored.stdout).contains("entry 5 is missing"),
+        "{}",
+        text(&anchored.stdout)
+    );
+    let _ = clinic;
+}
+
+trait TapMkdir {
+    fn tap_mkdir(self) -> Self;
+}
+
+impl TapMkdir for std::path::PathBuf {
+    fn tap_mkdir(self) -> Self {
+        std::fs::create_dir_all(&self).unwrap();
+        self
+    }
+}
+
+#[test]
+fn serve_refuses_to_start_without_the_key_of_a_sealed_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_path = dir.path().join("k.key");
+    let g = bordin(
+        &["keys", "generate", "--out", key_path.to_str().unwrap()],
+        None,
+    );
+    assert!(g.status.success(), "{}", text(&g.stderr));
+    let again = bordin(
+        &["keys", "generate", "--out", key_path.to_str().unwrap()],
+        None,
+    );
+    assert!(
+        !again.status.success(),
+        "an existing key file is never overwritten"
+    );
+
+    let url = format!("sqlite://{}", dir.path().join("s.db").display());
+    let key_text = std::fs::read_to_string(&key_path).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let ring = std::sync::Arc::new(bordin_store::Keyring::parse(&key_text).unwrap());
+        let store = bordin_store::Store::connect(&url)
+            .await
+            .unwrap()
+            .with_keyring(ring);
+        let c = store
+            .create_clinic("Sealed", bordin_core::Setting::Therapy, 0)
+            .await
+            .unwrap();
+        let u = store
+            .create_user(
+                &c.clinic_id,
+                "a@b.c",
+                "A",
+                bordin_core::care::Role::Clinician,
+                "x",
+                0,
+            )
+            .await
+            .unwrap();
+        let case = store
+            .create_case(
+                &c.clinic_id,
+                &bordin_store::NewCase {
+                    title: "T",
+                    setting: bordin_core::Setting::Therapy,
+                    opened_on: "2026-01-01",
+                    client_ids: &[],
+                    lead_clinician: &u.user_id,
+                },
+                0,
+            )
+            .await
+            .unwrap();
+        let _ = store
+            .save_formulation(
+                &c.clinic_id,
+                &case,
+                0,
+                &bordin_core::goals::FormulationDraft::parse("Private words", "", "", "", &[])
+                    .unwrap(),
+                &bordin_store::Change {
+                    actor: bordin_store::Actor {
+                        role: bordin_core::goals::Rater::Clinician,
+                        id: &u.user_id,
+                    },
+                    at: 0,
+                    reason: None,
+                },
+            )
+            .await
+            .unwrap();
+        store.close().await;
+    });
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bordin"));
+    let out = cmd
+        .args(["serve", "--db", &url, "--listen", "127.0.0.1:0"])
+        .env_remove("BORDIN_KEY_FILE")
+        .env_remove("BORDIN_KEY")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("encrypted values but no key is configured"),
+        "{err}"
+    );
+    assert!(err.contains("--key-file"), "{err}");
+
+    // Rotation to a new key, then the new key alone is enough.
+    let new_key = dir.path().join("new.key");
+    bordin(
+        &["keys", "generate", "--out", new_key.to_str().unwrap()],
+        None,
+    );
+    let rot = bordin(
+        &[
+            "keys",
+            "rotate",
+            "--db",
+            &url,
+            "--key-file",
+            key_path.to_str().unwrap(),
+            "--new-key",
+            new_key.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(rot.status.success(), "{}", text(&rot.stderr));
+    assert!(
+        text(&rot.stdout).contains("formulations"),
+        "{}",
+        text(&rot.stdout)
+    );
+    let wrong = bordin(
+        &[
+            "keys",
+            "rotate",
+            "--db",
+            &url,
+            "--key-file",
+            new_key.to_str().unwrap(),
+            "--new-key",
+            key_path.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(
+        wrong.status.success(),
+        "old key put back first: {}",
+        text(&wrong.stderr)
+    );
+}
+
+// ---- bordin analyze / eval (transcripts) ----
+
+fn listen_data(name: &str) -> String {
+    format!("{}/../listen/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs bordin with the model folder pointed at an empty place, so these tests behave the same
+/// with or without the model fetched.
+fn bordin_without_model(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bordin"))
+        .args(args)
+        .env("BORDIN_MODEL_DIR", "/nonexistent/bordin-model")
+        .output()
+        .expect("the bordin binary runs")
+}
+
+#[test]
+fn analyze_prints_the_documented_json_and_says_the_semantic_part_is_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let goals = dir.path().join("goals.json");
+    std::fs::write(
+        &goals,
+        r#"{"clinicians": ["Therapist"], "goals": [{"id": "g1", "text": "Sleep better at night"}]}"#,
+    )
+    .unwrap();
+    let out = bordin_without_model(&[
+        "analyze",
+        &listen_data("session.srt"),
+        "--goals",
+        goals.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["turns"].as_array().unwrap().len(), 3);
+    assert_eq!(v["turns"][1]["role"], "client");
+    assert_eq!(v["turns"][1]["markers"][0], "withdrawal.minimal_response");
+    assert_eq!(v["speakers"][0]["speaker"], "Therapist");
+    assert_eq!(v["silences"][0]["seconds"], 2.5);
+    assert_eq!(v["silences"][0]["after_speaker"], "Therapist");
+    assert_eq!(v["markers"][0]["kind"], "withdrawal");
+    assert_eq!(v["markers"][0]["turn"], 1);
+    assert_eq!(v["goals"][0]["covered"], true);
+    assert_eq!(v["session"]["semantic"], false);
+    assert!(v["session"]["bond"].is_null());
+    assert!(v["session"]["semantic_note"]
+        .as_str()
+        .unwrap()
+        .contains("off"));
+}
+
+#[test]
+fn analyze_names_the_file_and_line_of_a_broken_transcript() {
+    let out = bordin_without_model(&["analyze", &listen_data("broken_timing.vtt")]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("broken_timing.vtt: line 8: expected a cue timing line"),
+        "{err}"
+    );
+}
+
+#[test]
+fn analyze_with_a_missing_model_folder_named_is_an_error() {
+    let out = bordin_without_model(&[
+        "analyze",
+        &listen_data("session.txt"),
+        "--model",
+        "/nonexistent/model",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("is missing model.safetensors"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn eval_prints_agreement_with_the_shipped_labelled_set() {
+    let dir = format!("{}/../listen/eval", env!("CARGO_MANIFEST_DIR"));
+    let out = bordin_without_model(&["eval", &dir, "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["sessions"], 6);
+    let w = &v["by_kind"]["withdrawal"];
+    // Session 02's six withdrawal labels are all found by rule (hand-checked); session 04's
+    // self-criticism ("I'm useless at …") is found too; nothing is flagged in sessions 01 and 05.
+    assert_eq!(w["true_positives"], 6);
+    assert_eq!(w["false_negatives"], 0);
+    let table = bordin_without_model(&["eval", &dir]);
+    assert!(text(&table.stdout).contains("markers: confrontation"));
+}

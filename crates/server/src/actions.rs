@@ -427,6 +427,16 @@ pub async fn open_link(
             return Ok(LinkState::Invalid);
         }
     }
+    // The link is the actor from here on (its administration id, never the secret).
+    crate::audit::link_read(
+        state,
+        clinic_id,
+        &adm.administration_id,
+        "administration",
+        &adm.administration_id,
+        &adm.case_id,
+    )
+    .await?;
     let case = state.store.case(clinic_id, &adm.case_id).await?;
     let registry = state.registry(clinic_id).await?;
     match registry.form(&adm.instrument_id, &case.setting.words()) {
@@ -652,6 +662,8 @@ pub struct CaseView {
     pub signals: Vec<(String, bordin_core::monitoring::signals::Signal)>,
     pub alerts: Vec<bordin_store::AlertRow>,
     pub rules: std::sync::Arc<bordin_core::monitoring::signals::Rules>,
+    /// Transcripts per session and goals not talked about lately (listed, never alerted).
+    pub listening: crate::transcripts::CaseListening,
 }
 
 pub async fn case_view(state: &AppState, access: &CaseAccess) -> Result<CaseView, AppError> {
@@ -661,6 +673,7 @@ pub async fn case_view(state: &AppState, access: &CaseAccess) -> Result<CaseView
     let rules = crate::monitor::rules(state, c).await?;
     let signals = crate::monitor::case_signals(&series, &rules);
     Ok(CaseView {
+        listening: crate::transcripts::case_listening(state, access).await?,
         series,
         signals,
         rules,

@@ -34,14 +34,15 @@ use crate::state::AppState;
     info(title = "Bordin API", description = "Measure, monitor and repair the working alliance. All times are milliseconds since the Unix epoch (UTC); dates are YYYY-MM-DD."),
     components(schemas(ErrorBody, ItemProblem)),
     modifiers(&SecuritySchemes),
-    tags((name = "instruments"), (name = "session"), (name = "cases"), (name = "alerts"), (name = "links"), (name = "goals"), (name = "admin"))
+    tags((name = "instruments"), (name = "session"), (name = "cases"), (name = "alerts"), (name = "links"), (name = "goals"), (name = "admin"), (name = "audit"), (name = "transcripts"))
 )]
 pub(crate) struct ApiDoc;
 
 /// The JSON routes, each with its access rule (see [`crate::routes`]).
 pub fn routes(t: Routes) -> Routes {
     use Access::*;
-    t.api(AnyUser, routes!(list_instruments))
+    let t = t
+        .api(AnyUser, routes!(list_instruments))
         .api(AnyUser, routes!(get_instrument))
         .api(AnyUser, routes!(score_answers))
         .api(Public, routes!(login))
@@ -75,6 +76,8 @@ pub fn routes(t: Routes) -> Routes {
         .api(Admin, routes!(crate::admin_api::revoke_token))
         .api(Admin, routes!(crate::admin_api::export_client))
         .api(Admin, routes!(crate::admin_api::erase_client))
+        .api(Supervisor, routes!(crate::audit::list_entries));
+    crate::api_transcripts::routes(t)
 }
 
 /// The API's user extractor lives in `auth.rs` (shared with `/fhir`): a login session with

@@ -146,6 +146,7 @@ impl FromRequestParts<AppState> for CurrentUser {
         if !user.active {
             return Err(AppError::Unauthenticated);
         }
+        crate::audit::set_user(&user.user_id);
         // Touch at most once a minute to keep writes off the hot path.
         if now - session.last_seen_at > 60_000 {
             state
@@ -191,6 +192,8 @@ async fn token_user(state: &AppState, token: &str) -> Result<CurrentUser, AppErr
     if !user.active {
         return Err(AppError::Unauthenticated);
     }
+    // The trail names the token (which names its user and scope in `api_tokens`).
+    bordin_store::audit::set_actor(bordin_store::AuditActor::token(&row.token_id));
     // Last use is recorded to the minute, keeping writes off the hot path.
     if row.last_used_at.is_none_or(|t| now - t > 60_000) {
         state

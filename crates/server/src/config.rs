@@ -47,6 +47,12 @@ pub struct Config {
     pub metrics_token: Option<Secret>,
     /// Throttles, password rules, proxy trust (`security.rs`): the `[security]` table.
     pub security: crate::security::SecurityConfig,
+    /// The key file for encryption at rest (`bordin keys generate`). When absent, the key comes
+    /// from `BORDIN_KEY` (the key file's text) or from `DB.key` beside a SQLite database.
+    pub key_file: Option<PathBuf>,
+    /// The sentence-embedding model folder for transcript analysis (`bordin model fetch`).
+    /// Without the model, analysis runs without its semantic part and says so.
+    pub model_dir: PathBuf,
 }
 
 impl Default for Config {
@@ -64,6 +70,8 @@ impl Default for Config {
             metrics: MetricsAccess::Loopback,
             metrics_token: None,
             security: crate::security::SecurityConfig::default(),
+            key_file: None,
+            model_dir: PathBuf::from(bordin_listen::model::DEFAULT_MODEL_DIR),
         }
     }
 }

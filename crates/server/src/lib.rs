@@ -11,6 +11,8 @@
 pub mod actions;
 pub mod admin_api;
 pub mod api;
+pub mod audit;
+pub mod api_transcripts;
 pub mod auth;
 pub mod config;
 pub mod consent;
@@ -18,6 +20,7 @@ pub mod error;
 pub mod fhir;
 pub mod goals;
 pub mod metrics;
+pub mod live;
 pub mod monitor;
 pub mod pages;
 pub mod policy;
@@ -28,6 +31,7 @@ pub mod security;
 pub mod state;
 pub mod tokens;
 pub mod totp;
+pub mod transcripts;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
@@ -132,6 +136,7 @@ pub fn table() -> Routes {
         )
         .post("/alerts/{alert_id}/resolve", CaseWrite, monitoring::resolve)
         .get("/supervision", Supervisor, supervision::show)
+        .get("/audit", Supervisor, crate::audit::page)
         .get("/instruments", AnyUser, instruments::show)
         .get("/responses/{response_id}", CaseRead, response::show)
         .post(
@@ -162,8 +167,45 @@ pub fn table() -> Routes {
             ClientLink,
             client_goals::report,
         );
+    let t = transcript_routes(t);
     let t = fhir::routes(t);
     api::routes(t)
+}
+
+/// Transcripts and the live co-pilot (issue 5). The upload takes bodies up to
+/// [`transcripts::TRANSCRIPT_LIMIT`]; everything else keeps [`BODY_LIMIT`].
+fn transcript_routes(t: Routes) -> Routes {
+    use axum::handler::Handler as _;
+    use pages::{live, transcripts as tr};
+    use Access::*;
+    let upload_limit = DefaultBodyLimit::max(transcripts::TRANSCRIPT_LIMIT + 64 * 1024);
+    t.get("/cases/{case_id}/transcripts/new", CaseRead, tr::new_form)
+        .post(
+            "/cases/{case_id}/transcripts",
+            CaseWrite,
+            tr::upload.layer(upload_limit),
+        )
+        .get(
+            "/cases/{case_id}/transcripts/{transcript_id}",
+            CaseRead,
+            tr::show,
+        )
+        .get(
+            "/cases/{case_id}/transcripts/{transcript_id}/roles",
+            CaseRead,
+            tr::roles_form,
+        )
+        .post(
+            "/cases/{case_id}/transcripts/{transcript_id}/roles",
+            CaseWrite,
+            tr::roles_submit,
+        )
+        .get("/cases/{case_id}/live", CaseRead, live::show)
+        .get("/cases/{case_id}/live/ws", CaseRead, live::socket)
+        .get("/live/replay", AnyUser, live::replay_page)
+        .get("/live/replay/ws", AnyUser, live::replay_socket)
+        .post("/transcripts/retention", Admin, tr::set_retention)
+        .get("/static/copilot.js", Public, live::js)
 }
 
 /// The route table (method, path, access rule) of [`app`], for tests and documentation.
@@ -183,6 +225,12 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
+        ))
+        // Every request runs in its audit context (source address; actor once known), outside
+        // the access rules so that their decisions are recorded with it.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            audit::context,
         ))
         .layer(axum::middleware::from_fn(form_field_limits))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -281,10 +329,14 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
+    // Transcript retention: swept at start-up and every hour while the server runs.
+    let sweeper = transcripts::spawn_sweeper(state.clone());
+    let served = axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await
+    .await;
+    sweeper.abort();
+    served
 }

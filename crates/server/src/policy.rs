@@ -2,7 +2,7 @@
 //!
 //! Deny by default. A decision returns a capability ([`CaseAccess`]) that handlers need in order
 //! to read or write a case; it can only be made here, so a handler that forgot to ask does not
-//! compile. Rules (foundation; the trust issue extends them with sharing and audit):
+//! compile. Rules (every decision is recorded in the audit trail):
 //! - an admin may access every case of their clinic;
 //! - a clinician may access the cases they are a clinician on;
 //! - a supervisor may access their own cases and those of the clinicians they supervise;
@@ -10,6 +10,7 @@
 //!   clinic's case id is simply not found.
 
 use bordin_core::care::Role;
+use bordin_store::Outcome;
 
 use crate::auth::CurrentUser;
 use crate::error::AppError;
@@ -74,6 +75,14 @@ pub async fn case(
             }
         }
     };
+    // Every decision is audited, granted or denied, with the request's actor and source: a
+    // handler cannot hold a `CaseAccess` whose read was not recorded.
+    let outcome = if allowed {
+        Outcome::Ok
+    } else {
+        Outcome::Denied
+    };
+    crate::audit::read(state, clinic_id, "case", case_id, Some(case_id), outcome).await?;
     if allowed {
         Ok(CaseAccess {
             clinic_id: clinic_id.to_owned(),
@@ -106,7 +115,18 @@ pub async fn operator_case(
 /// The cases on a user's caseload page: their own; a supervisor's also their supervisees';
 /// an admin's every case of the clinic.
 pub async fn caseload(state: &AppState, user: &CurrentUser) -> Result<Vec<String>, AppError> {
-    visible_case_ids(state, &user.user).await
+    let ids = visible_case_ids(state, &user.user).await?;
+    // A caseload shows client codes and scores of many cases: one entry for the list.
+    crate::audit::read(
+        state,
+        user.clinic_id(),
+        "caseload",
+        &user.user.user_id,
+        None,
+        Outcome::Ok,
+    )
+    .await?;
+    Ok(ids)
 }
 
 /// The ids of the cases a user may see (the same rules as [`case`], for lists).
@@ -155,37 +175,48 @@ pub async fn case_of_object(
     let found = |name: &str| params.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
     let not_found = |_| AppError::NotFound;
     let case_id = if let Some(id) = found("case_id") {
-        id.to_owned()
+        Ok(id.to_owned())
     } else if let Some(id) = found("goal_id") {
         state
             .store
             .goal(clinic, id)
             .await
-            .map_err(not_found)?
-            .case_id
+            .map(|r| r.case_id)
+            .map_err(not_found)
     } else if let Some(id) = found("task_id") {
         state
             .store
             .task(clinic, id)
             .await
-            .map_err(not_found)?
-            .case_id
+            .map(|r| r.case_id)
+            .map_err(not_found)
     } else if let Some(id) = found("alert_id") {
         state
             .store
             .alert(clinic, id)
             .await
-            .map_err(not_found)?
-            .case_id
+            .map(|r| r.case_id)
+            .map_err(not_found)
     } else if let Some(id) = found("response_id") {
         state
             .store
             .response(clinic, id)
             .await
-            .map_err(not_found)?
-            .case_id
+            .map(|r| r.case_id)
+            .map_err(not_found)
     } else {
         return Err(AppError::NotFound);
+    };
+    // An object that is not in the user's clinic: a denied access, recorded as such.
+    let case_id = match case_id {
+        Ok(c) => c,
+        Err(e) => {
+            if let Some((kind, id)) = params.iter().find(|(k, _)| CASE_OBJECT_PARAMS.contains(k)) {
+                let kind = kind.trim_end_matches("_id");
+                crate::audit::read(state, clinic, kind, id, None, Outcome::Denied).await?;
+            }
+            return Err(e);
+        }
     };
     case(state, user, &case_id).await
 }

@@ -22,6 +22,10 @@ pub struct AppState {
     pub throttle: Arc<crate::security::Throttle>,
     /// Password length rules and the breached-password list.
     pub passwords: Arc<crate::security::PasswordRules>,
+    /// Transcript analysis (with the embedding model when it is installed) and the live
+    /// co-pilot sessions in progress.
+    pub analyzer: Arc<bordin_listen::Analyzer>,
+    pub live: Arc<crate::live::LiveHub>,
 }
 
 impl AppState {
@@ -50,7 +54,15 @@ impl AppState {
             metrics: Arc::new(new_metrics()),
             throttle: Arc::new(throttle),
             passwords: Arc::new(passwords),
+            analyzer: Arc::new(crate::transcripts::default_analyzer()),
+            live: Arc::default(),
         })
+    }
+
+    /// The same state with another transcript analyzer (e.g. the model from `--model-dir`).
+    pub fn with_analyzer(mut self, analyzer: bordin_listen::Analyzer) -> Self {
+        self.analyzer = Arc::new(analyzer);
+        self
     }
 
     /// The instruments of one clinic: the shared ones with the clinic's installed text packs.

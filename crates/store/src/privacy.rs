@@ -76,6 +76,18 @@ const PERSON_TABLES: &[PersonTable] = &[
         erase: "case_id IN ERASED",
     },
     PersonTable {
+        // The words of a case's transcripts (sealed at rest; opened for the export). A shared
+        // case keeps its transcripts, like its sessions and goals.
+        table: "transcript_texts",
+        export: "transcript_id IN (SELECT transcript_id FROM transcripts WHERE clinic_id = $1 AND case_id IN CASES)",
+        erase: "transcript_id IN (SELECT transcript_id FROM transcripts WHERE clinic_id = $1 AND case_id IN ERASED)",
+    },
+    PersonTable {
+        table: "transcripts",
+        export: "case_id IN CASES",
+        erase: "case_id IN ERASED",
+    },
+    PersonTable {
         table: "task_reports",
         export: "case_id IN CASES",
         erase: "case_id IN ERASED",
@@ -126,6 +138,12 @@ const PERSON_TABLES: &[PersonTable] = &[
         erase: "(client_id = $2 OR case_id IN ERASED)",
     },
     PersonTable {
+        // Which historical import created the case (its source key).
+        table: "imported_cases",
+        export: "case_id IN CASES",
+        erase: "case_id IN ERASED",
+    },
+    PersonTable {
         table: "cases",
         export: "case_id IN CASES",
         erase: "case_id IN ERASED",
@@ -139,7 +157,14 @@ const PERSON_TABLES: &[PersonTable] = &[
 
 /// Tables that name a client or case but are deliberately not part of a person's data: the
 /// erasure tombstone itself (kept by design; see the module doc).
-pub const KEPT_TABLES: &[&str] = &["erasures", "erased_cases", "erasure_counts"];
+pub const KEPT_TABLES: &[&str] = &[
+    "erasures",
+    "erased_cases",
+    "erasure_counts",
+    // The audit trail names case and object ids, never clinical content; it is append-only and
+    // hash-chained, and an erasure is itself recorded in it (docs/operations.md).
+    "audit_log",
+];
 
 /// The tables an export and an erasure cover (for the schema-coverage test and the docs).
 pub fn person_tables() -> Vec<&'static str> {
@@ -147,7 +172,16 @@ pub fn person_tables() -> Vec<&'static str> {
 }
 
 /// Columns whose text is JSON: embedded as JSON in an export rather than as a string.
-const JSON_COLUMNS: &[&str] = &["answers", "snapshot", "gas_levels", "goal_ids", "detail"];
+const JSON_COLUMNS: &[&str] = &[
+    "answers",
+    "snapshot",
+    "gas_levels",
+    "goal_ids",
+    "detail",
+    "speakers",
+    "analysis",
+    "summary",
+];
 
 const CASES_OF_PERSON: &str =
     "(SELECT case_id FROM case_clients WHERE clinic_id = $1 AND client_id = $2)";
@@ -208,6 +242,32 @@ fn row_json(row: &sqlx::any::AnyRow) -> Value {
 }
 
 impl Store {
+    /// A row as exported: its sealed free text opened with the clinic's key (a person's export
+    /// is for the person, who reads words, not ciphertext), JSON columns parsed.
+    fn opened(&self, clinic_id: &str, table: &str, mut row: Value) -> Result<Value> {
+        let Some((_, _, columns)) = crate::seal::SEALED_COLUMNS
+            .iter()
+            .find(|(t, _, _)| *t == table)
+        else {
+            return Ok(row);
+        };
+        if let Value::Object(m) = &mut row {
+            for c in *columns {
+                if let Some(Value::String(stored)) = m.get(*c) {
+                    let plain =
+                        crate::seal::open_col(self.keys(), clinic_id, table, c, stored.clone())?;
+                    let v = if JSON_COLUMNS.contains(c) {
+                        serde_json::from_str(&plain).unwrap_or(Value::String(plain))
+                    } else {
+                        Value::String(plain)
+                    };
+                    m.insert((*c).to_owned(), v);
+                }
+            }
+        }
+        Ok(row)
+    }
+
     /// Everything held on one client of a clinic, as JSON: one array of rows per table, under
     /// `tables`. Rows of other clients sharing a case (their answers, consents, links) are left
     /// out; the case's own records (sessions, goals, alerts…) are included.
@@ -235,12 +295,23 @@ impl Store {
                 .bind(client_id)
                 .fetch_all(&mut *tx)
                 .await?;
-            tables.insert(
-                t.table.to_owned(),
-                Value::Array(rows.iter().map(row_json).collect()),
-            );
+            let mut out = Vec::with_capacity(rows.len());
+            for r in &rows {
+                out.push(self.opened(clinic_id, t.table, row_json(r))?);
+            }
+            tables.insert(t.table.to_owned(), Value::Array(out));
         }
         tx.commit().await?;
+        // A person's export reads everything held on them: one entry names it.
+        self.audit(&crate::audit::AuditEvent {
+            clinic_id,
+            action: "export",
+            object_type: "client",
+            object_id: client_id,
+            case_id: None,
+            outcome: crate::audit::Outcome::Ok,
+        })
+        .await?;
         Ok(serde_json::json!({
             "clinic_id": clinic_id,
             "client_id": client_id,
@@ -336,6 +407,18 @@ impl Store {
         for case_id in &cases_kept {
             crate::monitoring::refresh_case_series(&mut tx, clinic_id, case_id, at).await?;
         }
+        self.record(
+            &mut tx,
+            crate::audit::AuditEvent {
+                clinic_id,
+                action: "erase",
+                object_type: "client",
+                object_id: client_id,
+                case_id: None,
+                outcome: crate::audit::Outcome::Ok,
+            },
+        )
+        .await?;
         tx.commit().await?;
         Ok(ErasureReport {
             erasure_id,

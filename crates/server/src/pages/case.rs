@@ -178,6 +178,7 @@ fn case_page(
             h2 { a href={ "/cases/" (view.case.case_id) "/goals" } { "Goals and tasks" } }
             p.small.muted { "Goals, tasks, agreement ratings, the formulation and the agreements log." }
         }
+        (super::transcripts::case_section(&view.case.case_id, &view.sessions, &view.listening))
         h2 { "Progress" }
         (super::monitoring::charts(view))
         h2 { "Scores" }

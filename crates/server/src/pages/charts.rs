@@ -163,15 +163,20 @@ fn draw(c: &Chart) -> Result<String, String> {
 
 /// The chart as an accessible `<figure>`: the SVG is labelled by its title and description.
 pub fn figure(c: &Chart) -> Markup {
-    let svg = match draw(c) {
-        Ok(s) => s,
+    match draw(c) {
+        Ok(svg) => svg_figure(&c.id, &c.title, &c.summary, svg),
         Err(e) => {
             tracing::warn!(error = %e, chart = %c.id, "chart could not be drawn");
-            return html! { p.muted { "The chart could not be drawn; the scores are in the table below." } };
+            html! { p.muted { "The chart could not be drawn; the scores are in the table below." } }
         }
-    };
-    let title_id = format!("{}-title", c.id);
-    let desc_id = format!("{}-desc", c.id);
+    }
+}
+
+/// Any SVG drawn here as an accessible `<figure>`: labelled by `title`, described by `summary`
+/// (the text alternative), with both as its caption.
+pub fn svg_figure(id: &str, title: &str, summary: &str, svg: String) -> Markup {
+    let title_id = format!("{id}-title");
+    let desc_id = format!("{id}-desc");
     // Give the SVG its accessible name and description.
     let head =
         format!("<svg role=\"img\" aria-labelledby=\"{title_id} {desc_id}\" class=\"chart\" ",);
@@ -180,16 +185,16 @@ pub fn figure(c: &Chart) -> Markup {
         Some(i) => format!(
             "{}<title id=\"{title_id}\">{}</title><desc id=\"{desc_id}\">{}</desc>{}",
             &svg[..=i],
-            html! { (c.title) }.into_string(),
-            html! { (c.summary) }.into_string(),
+            html! { (title) }.into_string(),
+            html! { (summary) }.into_string(),
             &svg[i + 1..]
         ),
         None => svg,
     };
     html! {
-        figure.chart id=(c.id) {
+        figure.chart id=(id) {
             (PreEscaped(svg))
-            figcaption { strong { (c.title) } ". " (c.summary) }
+            figcaption { strong { (title) } ". " (summary) }
         }
     }
 }

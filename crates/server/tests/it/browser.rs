@@ -1034,3 +1034,101 @@ async fn a_client_shapes_goals_on_a_phone_and_the_clinician_sees_them_in_chromiu
         assert_eq!(body["reports"][0]["relevant"], 7);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The live co-pilot on a second screen
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_copilot_shows_markers_and_goals_as_the_session_goes_in_chromium() {
+    let app = spawn_app().await;
+    let s = app.login(&app.clinician).await;
+    let (case_id, _, session_id) =
+        crate::transcripts::listening_case(&s, "L-browser", &["live_copilot"]).await;
+    let (status, goal) = s
+        .post_json(
+            &format!("/api/v1/cases/{case_id}/goals"),
+            &json!({"words": "Better sleep", "why": "Tired all day", "active": true}),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{goal}");
+    // The transcriber has its own login session.
+    let (cookie, csrf) = crate::live::cookie_and_csrf(&app, &app.clinician).await;
+    let ws_path = crate::live::live_path(&case_id, &session_id, &csrf);
+    let base = app.base.clone();
+    let login_url = app.url("/login");
+    let live_url = app.url(&format!("/cases/{case_id}/live?session={session_id}"));
+    let email = app.clinician.email.clone();
+
+    let ran = with_browser(move |c| async move {
+        c.set_window_size(DESKTOP.0, DESKTOP.1)
+            .await
+            .expect("resize");
+        log_in(&c, &login_url, &email).await;
+        c.goto(&live_url).await.expect("co-pilot page");
+        expect_heading(&c, "Live co-pilot · session 1").await;
+        wait_text(&c, "//p[@id='status']", "Connected").await;
+        wait_text(&c, "//ul[@id='goal-list']/li", "Better sleep").await;
+
+        let mut stt = crate::live::open_at(&base, &ws_path, &cookie, None)
+            .await
+            .expect("transcriber connects");
+        assert_eq!(crate::live::next(&mut stt).await["type"], "hello");
+        crate::live::send_turn(
+            &mut stt,
+            "Cleo",
+            "What would you like to work on today?",
+            0.0,
+            4.0,
+        )
+        .await;
+        let _ = crate::live::next(&mut stt).await;
+        crate::live::send_turn(&mut stt, "Sam", "I don't know.", 5.0, 6.0).await;
+        let _ = crate::live::next(&mut stt).await;
+
+        // The marker appears with its words and a suggestion; the balance is 8 of 11 words.
+        wait_text(&c, "//ol[@id='marker-list']/li", "minimal response").await;
+        wait_text(&c, "//ol[@id='marker-list']/li", "I don't know.").await;
+        wait_text(&c, "//ol[@id='marker-list']/li", "Try:").await;
+        wait_text(&c, "//p[@id='balance-text']", "Clinician 73% of words").await;
+
+        // The clinician (or a note-taker) types a turn on the page itself.
+        c.find(Locator::Css("#turn-form summary, details > summary"))
+            .await
+            .expect("note-taker panel")
+            .click()
+            .await
+            .expect("open panel");
+        c.find(Locator::Id("turn-speaker"))
+            .await
+            .unwrap()
+            .send_keys("Cleo")
+            .await
+            .unwrap();
+        c.find(Locator::Id("turn-text"))
+            .await
+            .unwrap()
+            .send_keys("Shall we work on better sleep together?")
+            .await
+            .unwrap();
+        c.find(Locator::Css("#turn-form button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_text(
+            &c,
+            "//ul[@id='goal-list']/li[contains(@class,'covered')]",
+            "Better sleep",
+        )
+        .await;
+        // The transcriber's socket saw the page's turn too.
+        let p = crate::live::next(&mut stt).await;
+        assert_eq!(p["picture"]["turn"]["speaker"], "Cleo");
+        screenshot(&c, "live-copilot").await;
+    })
+    .await;
+    if !ran {
+        return;
+    }
+}

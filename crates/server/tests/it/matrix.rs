@@ -102,6 +102,7 @@ struct Objects {
     task_id: String,
     response_id: String,
     alert_id: String,
+    transcript_id: String,
     form_secret: String,
     goals_secret: String,
     client_id: String,
@@ -206,6 +207,25 @@ async fn objects(app: &TestApp, s: &Login, clinic: &str, code: &str) -> Objects 
     )
     .await;
     let form_secret = last_segment(sent["path"].as_str().unwrap());
+    let session = api(
+        s,
+        app,
+        &format!("/api/v1/cases/{case_id}/sessions"),
+        json!({"held_on": "2026-03-02"}),
+    )
+    .await;
+    let transcript = api(
+        s,
+        app,
+        &format!("/api/v1/cases/{case_id}/transcripts"),
+        json!({"session_id": session["session_id"], "format": "txt",
+               "text": "Therapist: How are you?\nClient: Fine.\n"}),
+    )
+    .await;
+    let transcript_id = transcript["transcript"]["transcript_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let html = s
         .http
         .post(app.url(&format!("/cases/{case_id}/goals/link")))
@@ -256,6 +276,7 @@ async fn objects(app: &TestApp, s: &Login, clinic: &str, code: &str) -> Objects 
         task_id,
         response_id,
         alert_id,
+        transcript_id,
         form_secret,
         goals_secret,
     }
@@ -331,6 +352,7 @@ fn fill(f: &Fixture, route: &RouteInfo, who: Subject, target: Target) -> String 
             "task_id" => o.task_id.clone(),
             "alert_id" => o.alert_id.clone(),
             "response_id" => o.response_id.clone(),
+            "transcript_id" => o.transcript_id.clone(),
             "user_id" => f.clinician_user_id.clone(),
             "client_id" => o.client_id.clone(),
             "token_id" => o.token_id.clone(),

