@@ -530,7 +530,7 @@ fn main() -> std::process::ExitCode {
                 let json = flag_json
                     .unwrap_or(config.log_format == bordin_server::config::LogFormat::Json);
                 init_logging(json);
-                serve_command(args, config)
+                serve_command(config)
             }
             Err(e) => Err(e),
         },

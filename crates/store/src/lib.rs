@@ -18,8 +18,8 @@
 //!   constraints with `ON CONFLICT` (alerts), and a per-case row lock (`lock_case`) around
 //!   every read-then-write of a case (series rebuild, session numbers, the agreements log).
 
-pub mod backup;
 pub mod audit;
+pub mod backup;
 mod caseload;
 mod clinic;
 mod credentials;
@@ -60,8 +60,8 @@ pub use interop::{
 };
 pub use monitoring::{AlertEvent, AlertRow, CaseSeries, NewAlert, SubjectSeries, THERAPIST};
 pub use privacy::{person_tables, ErasureReport, ErasureRow, KEPT_TABLES};
-pub use tokens::{ApiTokenRow, NewApiToken, TokenScope};
 pub use seal::{Key, Keyring, RotationReport, SealError};
+pub use tokens::{ApiTokenRow, NewApiToken, TokenScope};
 pub use transcripts::{
     NewAnalysis, NewTranscript, TranscriptRow, TranscriptStatus, TranscriptText,
     DEFAULT_TRANSCRIPT_RETENTION_DAYS, MAX_TRANSCRIPT_RETENTION_DAYS,

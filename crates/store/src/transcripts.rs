@@ -331,7 +331,10 @@ impl Store {
             body: self.open_text(clinic_id, "body", r.try_get("body")?)?,
             speakers: from_json(&self.open_text(clinic_id, "speakers", r.try_get("speakers")?)?)?,
             analysis: analysis
-                .map(|a| self.open_text(clinic_id, "analysis", a).and_then(|a| from_json(&a)))
+                .map(|a| {
+                    self.open_text(clinic_id, "analysis", a)
+                        .and_then(|a| from_json(&a))
+                })
                 .transpose()?,
         }))
     }

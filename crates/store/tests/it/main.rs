@@ -10,8 +10,8 @@
 
 mod support;
 
-mod backup;
 mod audit;
+mod backup;
 mod caseload;
 mod clinic;
 mod concurrency;

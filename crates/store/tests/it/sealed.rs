@@ -190,10 +190,7 @@ async fn free_text_is_not_in_the_database_file_and_reads_back_with_the_key() {
         .unwrap();
     assert!(text.body.contains(TRANSCRIPT_WORDS));
     assert_eq!(text.speakers["Sam"], "client");
-    assert_eq!(
-        text.analysis.unwrap()["turns"][0]["text"],
-        TRANSCRIPT_WORDS
-    );
+    assert_eq!(text.analysis.unwrap()["turns"][0]["text"], TRANSCRIPT_WORDS);
     assert!(store.sealed_value_count().await.unwrap() >= 10);
 }
 
