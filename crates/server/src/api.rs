@@ -34,7 +34,7 @@ use crate::state::AppState;
     info(title = "Bordin API", description = "Measure, monitor and repair the working alliance. All times are milliseconds since the Unix epoch (UTC); dates are YYYY-MM-DD."),
     components(schemas(ErrorBody, ItemProblem)),
     modifiers(&SecuritySchemes),
-    tags((name = "instruments"), (name = "session"), (name = "cases"), (name = "alerts"), (name = "links"), (name = "goals"), (name = "admin"), (name = "audit"), (name = "transcripts"))
+    tags((name = "instruments"), (name = "session"), (name = "cases"), (name = "alerts"), (name = "links"), (name = "goals"), (name = "admin"), (name = "audit"), (name = "transcripts"), (name = "fhir", description = "FHIR R4 (application/fhir+json; errors are OperationOutcomes, docs/fhir.md)"))
 )]
 pub(crate) struct ApiDoc;
 
