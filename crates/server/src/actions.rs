@@ -427,6 +427,16 @@ pub async fn open_link(
             return Ok(LinkState::Invalid);
         }
     }
+    // The link is the actor from here on (its administration id, never the secret).
+    crate::audit::link_read(
+        state,
+        clinic_id,
+        &adm.administration_id,
+        "administration",
+        &adm.administration_id,
+        &adm.case_id,
+    )
+    .await?;
     let case = state.store.case(clinic_id, &adm.case_id).await?;
     let registry = state.registry(clinic_id).await?;
     match registry.form(&adm.instrument_id, &case.setting.words()) {
@@ -523,6 +533,7 @@ pub async fn submit_link(
         .await?;
     Ok(match submitted {
         Submitted::Stored { response_id } => {
+            state.metrics.form_submitted("link");
             crate::monitor::after_change(state, clinic_id, &adm.case_id).await;
             SubmitOutcome::Stored { response_id }
         }
@@ -631,6 +642,7 @@ pub async fn record_answers(
             },
         )
         .await?;
+    state.metrics.form_submitted("clinician");
     crate::monitor::after_change(state, access.clinic_id(), access.case_id()).await;
     Ok(submitted.response_id().to_owned())
 }
