@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use bordin::instruments::{load_registry, read_text_pack};
+use bordin::ops::{pick_clinic, ClientCommand, TokenCommand};
 use bordin_core::care::Role;
 use bordin_core::{Instrument, Registry, Setting};
 use bordin_server::{AppState, Config};
@@ -20,11 +21,18 @@ use clap::{Parser, Subcommand, ValueEnum};
     about = "Measure, monitor and repair the working alliance."
 )]
 struct Cli {
-    /// Log as JSON lines instead of text.
-    #[arg(long, global = true, env = "BORDIN_LOG_JSON")]
-    log_json: bool,
+    /// Log format: `text` for people, `json` (one object per line) for log collectors.
+    /// `bordin serve` also reads it from its configuration (`log_format`, BORDIN_LOG_FORMAT).
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormatArg>,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormatArg {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -95,6 +103,50 @@ enum Command {
         #[command(subcommand)]
         command: ClinicCommand,
     },
+    /// API tokens for integrations: create (shown once), list, revoke.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Export or erase everything held on one client (GDPR art. 15/20 and 17).
+    Client {
+        #[command(subcommand)]
+        command: ClientCommand,
+    },
+    /// Copy a SQLite database while the server runs, and check the copy (PostgreSQL: pg_dump).
+    Backup {
+        #[arg(long, env = "BORDIN_DB", default_value = "sqlite://bordin.db")]
+        db: String,
+        /// The backup file to write (must not exist yet).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a backup file into a SQLite database (stop the server first).
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
+        #[arg(long, env = "BORDIN_DB", default_value = "sqlite://bordin.db")]
+        db: String,
+        /// Replace a database that already holds data.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Check a configuration file, or print the defaults.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Encryption keys for clinical free text.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Check and anchor the audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Analyse a session transcript: talk balance, silences, questions, directive and
     /// collaborative language, rupture markers (3RS), goal coverage and, with the model, bond,
     /// goal and task evidence per turn. Nothing leaves the machine.
@@ -148,6 +200,52 @@ enum Command {
     Import {
         #[command(subcommand)]
         command: ImportCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Write a new random key to a file (mode 0600; an existing file is never overwritten).
+    Generate {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Re-encrypt every sealed value (and any still-plain free text) under the key in
+    /// --new-key, in transactions of --batch rows; safe to run again if interrupted. The old
+    /// keys come from --key-file / BORDIN_KEY_FILE / BORDIN_KEY / the file beside the database.
+    /// Afterwards, serve with the new key file.
+    Rotate {
+        #[arg(long, env = "BORDIN_DB", default_value = "sqlite://bordin.db")]
+        db: String,
+        #[arg(long)]
+        new_key: PathBuf,
+        /// The current key file (or files' text in BORDIN_KEY).
+        #[arg(long, env = "BORDIN_KEY_FILE")]
+        key_file: Option<PathBuf>,
+        #[arg(long, default_value_t = 500)]
+        batch: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute every clinic's hash chain and name the first entry that was changed, removed
+    /// or moved. Exit status 1 when any chain does not verify.
+    Verify {
+        #[arg(long, env = "BORDIN_DB", default_value = "sqlite://bordin.db")]
+        db: String,
+        /// Only this clinic's chain.
+        #[arg(long)]
+        clinic: Option<String>,
+        /// A head printed earlier by `bordin audit head` (SEQ:HASH) and kept elsewhere: the
+        /// chain must still contain it, which detects truncation. Needs --clinic.
+        #[arg(long, requires = "clinic")]
+        expect_head: Option<String>,
+    },
+    /// Print each clinic's chain head (`CLINIC SEQ:HASH`) to keep elsewhere (anchoring).
+    Head {
+        #[arg(long, env = "BORDIN_DB", default_value = "sqlite://bordin.db")]
+        db: String,
     },
 }
 
@@ -216,6 +314,16 @@ enum ImportCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate a configuration file: every problem named with its key.
+    Check { file: PathBuf },
+    /// Print every key with its default and its environment variable.
+    Defaults,
+}
+
+/// (`TokenCommand` and `ClientCommand` live in `bordin::ops` with their implementation.)
+
 #[derive(Clone, Copy, ValueEnum)]
 enum TranscriptFormat {
     Vtt,
@@ -248,33 +356,102 @@ enum ModelCommand {
 
 #[derive(clap::Args)]
 struct ServeArgs {
-    /// Database URL.
-    #[arg(long, env = "BORDIN_DB", default_value = "sqlite://bordin.db")]
-    db: String,
-    #[arg(long, env = "BORDIN_LISTEN", default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
-    /// Folder of extra instrument files (`*.toml`).
-    #[arg(long, env = "BORDIN_INSTRUMENTS")]
+    /// Configuration file (TOML); see docs/bordin.example.toml.
+    #[arg(long, env = "BORDIN_CONFIG")]
+    config: Option<PathBuf>,
+    /// Database URL (key `db`).
+    #[arg(long)]
+    db: Option<String>,
+    /// Address to listen on (key `listen`).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Folder of extra instrument files (key `instruments`).
+    #[arg(long)]
     instruments: Option<PathBuf>,
-    /// Base URL for client links, e.g. https://bordin.example.org
-    #[arg(long, env = "BORDIN_PUBLIC_URL")]
+    /// Base URL for client links, e.g. https://bordin.example.org (key `public_url`).
+    #[arg(long)]
     public_url: Option<String>,
-    /// Mark cookies Secure (when served over HTTPS).
-    #[arg(long, env = "BORDIN_SECURE_COOKIES")]
+    /// Mark cookies Secure, when served over HTTPS (key `secure_cookies`).
+    #[arg(long)]
     secure_cookies: bool,
-    /// How long a client link stays valid, in hours.
-    #[arg(long, env = "BORDIN_LINK_TTL_HOURS", default_value_t = 168)]
-    link_ttl_hours: i64,
-    /// File of breached or common passwords that new passwords may not be (docs/security.md).
+    /// How long a client link stays valid, in hours (key `link_ttl_hours`).
+    #[arg(long)]
+    link_ttl_hours: Option<i64>,
+    /// File of breached or common passwords that new passwords may not be (docs/security.md;
+    /// key `security.breached_passwords_file`).
     #[arg(long, env = "BORDIN_BREACHED_PASSWORDS")]
     breached_passwords: Option<PathBuf>,
-    /// Take the client's address from X-Forwarded-For (only behind your own reverse proxy).
+    /// Take the client's address from X-Forwarded-For, only behind your own reverse proxy
+    /// (key `security.trust_forwarded_for`).
     #[arg(long, env = "BORDIN_TRUST_FORWARDED_FOR")]
     trust_forwarded_for: bool,
-    /// The transcript-analysis model folder (`bordin model fetch`); without the model the
-    /// analysis runs without its semantic part and says so.
-    #[arg(long, env = "BORDIN_MODEL_DIR", default_value = bordin_listen::model::DEFAULT_MODEL_DIR)]
-    model_dir: PathBuf,
+    /// Key file for encryption at rest (`bordin keys generate`; key `key_file`). Without it,
+    /// BORDIN_KEY (the key file's text) or a key file beside the SQLite database (`DB.key`).
+    #[arg(long)]
+    key_file: Option<PathBuf>,
+    /// The transcript-analysis model folder (`bordin model fetch`; key `model_dir`); without
+    /// the model the analysis runs without its semantic part and says so.
+    #[arg(long)]
+    model_dir: Option<PathBuf>,
+}
+
+impl ServeArgs {
+    /// The configuration: defaults < file < environment < these flags, validated.
+    fn load(&self) -> Result<Config> {
+        let mut loader = bordin_server::config::Loader::new().env(std::env::vars());
+        if let Some(path) = &self.config {
+            let text = std::fs::read_to_string(path).with_context(|| {
+                format!("cannot read the configuration file {}", path.display())
+            })?;
+            loader = loader.file(path, text);
+        }
+        let s = |v: Option<String>| v.map_or(serde_json::Value::Null, serde_json::Value::from);
+        loader = loader
+            .flag("db", "--db", s(self.db.clone()))
+            .flag("listen", "--listen", s(self.listen.map(|a| a.to_string())))
+            .flag(
+                "instruments",
+                "--instruments",
+                s(self.instruments.as_ref().map(|p| p.display().to_string())),
+            )
+            .flag("public_url", "--public-url", s(self.public_url.clone()))
+            .flag(
+                "link_ttl_hours",
+                "--link-ttl-hours",
+                self.link_ttl_hours
+                    .map_or(serde_json::Value::Null, serde_json::Value::from),
+            );
+        loader = loader.flag(
+            "security.breached_passwords_file",
+            "--breached-passwords",
+            s(self
+                .breached_passwords
+                .as_ref()
+                .map(|p| p.display().to_string())),
+        );
+        if self.trust_forwarded_for {
+            loader = loader.flag(
+                "security.trust_forwarded_for",
+                "--trust-forwarded-for",
+                true,
+            );
+        }
+        loader = loader
+            .flag(
+                "key_file",
+                "--key-file",
+                s(self.key_file.as_ref().map(|p| p.display().to_string())),
+            )
+            .flag(
+                "model_dir",
+                "--model-dir",
+                s(self.model_dir.as_ref().map(|p| p.display().to_string())),
+            );
+        if self.secure_cookies {
+            loader = loader.flag("secure_cookies", "--secure-cookies", true);
+        }
+        Ok(loader.load()?.normalised())
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -340,14 +517,50 @@ enum ClinicCommand {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_json);
-    match run(cli.command) {
+    // `serve` takes its log format from its configuration (file, environment, flag); the
+    // other commands from the flag or BORDIN_LOG_FORMAT.
+    let flag_json = match cli.log_format {
+        Some(LogFormatArg::Json) => Some(true),
+        Some(LogFormatArg::Text) => Some(false),
+        None => None,
+    };
+    let result = match cli.command {
+        Command::Serve(args) => match args.load() {
+            Ok(config) => {
+                let json = flag_json
+                    .unwrap_or(config.log_format == bordin_server::config::LogFormat::Json);
+                init_logging(json);
+                serve_command(config)
+            }
+            Err(e) => Err(e),
+        },
+        command => {
+            let env_json = std::env::var("BORDIN_LOG_FORMAT")
+                .is_ok_and(|v| v.trim().eq_ignore_ascii_case("json"));
+            init_logging(flag_json.unwrap_or(env_json));
+            run(command)
+        }
+    };
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+fn serve_command(config: Config) -> Result<std::process::ExitCode> {
+    let registry = load_registry(config.instruments_dir.as_deref())?;
+    let env_key = std::env::var("BORDIN_KEY").ok();
+    let keyring = bordin::keys::configured_keyring(
+        config.key_file.as_deref(),
+        env_key.as_deref(),
+        &config.database_url,
+    )?;
+    let analyzer = bordin::listen::server_analyzer(&config.model_dir);
+    runtime()?.block_on(serve(config, registry, keyring, None, analyzer))?;
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 fn init_logging(json: bool) {
@@ -374,27 +587,8 @@ fn run(command: Command) -> Result<std::process::ExitCode> {
     use std::process::ExitCode;
     match command {
         Command::Serve(args) => {
-            let registry = load_registry(args.instruments.as_deref())?;
-            let config = Config {
-                listen: args.listen,
-                database_url: args.db,
-                instruments_dir: args.instruments,
-                public_url: args.public_url.map(|u| u.trim_end_matches('/').to_owned()),
-                secure_cookies: args.secure_cookies,
-                link_ttl_hours: args.link_ttl_hours,
-                security: bordin_server::security::SecurityConfig {
-                    breached_passwords_file: args.breached_passwords,
-                    trust_forwarded_for: args.trust_forwarded_for,
-                    ..Default::default()
-                },
-                ..Config::default()
-            };
-            if config.link_ttl_hours < 1 {
-                bail!("--link-ttl-hours must be at least 1");
-            }
-            let analyzer = bordin::listen::server_analyzer(&args.model_dir);
-            runtime()?.block_on(serve(config, registry, None, analyzer))?;
-            Ok(ExitCode::SUCCESS)
+            let config = args.load()?;
+            serve_command(config)
         }
         Command::Demo {
             seed,
@@ -507,9 +701,107 @@ fn run(command: Command) -> Result<std::process::ExitCode> {
         Command::Clinic { command } => runtime()?
             .block_on(clinic(command))
             .map(|()| ExitCode::SUCCESS),
+        Command::Token { command } => runtime()?.block_on(bordin::ops::token(command)),
+        Command::Client { command } => runtime()?.block_on(bordin::ops::client(command)),
+        Command::Backup { db, out } => runtime()?.block_on(bordin::ops::backup(&db, &out)),
+        Command::Restore { from, db, force } => {
+            runtime()?.block_on(bordin::ops::restore(&from, &db, force))
+        }
+        Command::Config { command } => match command {
+            ConfigCommand::Check { file } => bordin::ops::config_check(&file),
+            ConfigCommand::Defaults => {
+                print!("{}", Config::defaults_text());
+                Ok(ExitCode::SUCCESS)
+            }
+        },
+        Command::Audit { command } => runtime()?.block_on(audit(command)),
+        Command::Keys { command } => runtime()?
+            .block_on(keys(command))
+            .map(|()| ExitCode::SUCCESS),
         Command::Fhir { command } => fhir(command),
         Command::Export { command } => export(command),
         Command::Import { command } => import(command),
+    }
+}
+
+async fn keys(command: KeysCommand) -> Result<()> {
+    match command {
+        KeysCommand::Generate { out } => {
+            let key = bordin::keys::generate_key_file(&out)?;
+            println!(
+                "wrote key {} to {} (mode 0600); keep a copy apart from the database backups",
+                key.id(),
+                out.display()
+            );
+            Ok(())
+        }
+        KeysCommand::Rotate {
+            db,
+            new_key,
+            key_file,
+            batch,
+        } => {
+            let env_key = std::env::var("BORDIN_KEY").ok();
+            let old =
+                bordin::keys::configured_keyring(key_file.as_deref(), env_key.as_deref(), &db)?;
+            let new = bordin::keys::read_key_file(&new_key)?;
+            let mut ring = new;
+            if let Some(old) = old {
+                ring = old.merged_under(ring);
+            }
+            let store = Store::connect(&db)
+                .await
+                .context("opening the database")?
+                .with_keyring(std::sync::Arc::new(ring));
+            let report = store.reseal_all(batch).await?;
+            for (table, n) in &report.tables {
+                println!("{table:<16} {n:>8} values re-encrypted");
+            }
+            println!(
+                "done: {} values now under key {}; serve with --key-file {}",
+                report.total(),
+                report.key_id,
+                new_key.display()
+            );
+            store.close().await;
+            Ok(())
+        }
+    }
+}
+
+async fn audit(command: AuditCommand) -> Result<std::process::ExitCode> {
+    match command {
+        AuditCommand::Verify {
+            db,
+            clinic,
+            expect_head,
+        } => {
+            let anchor = expect_head
+                .as_deref()
+                .map(bordin::audit::Anchor::parse)
+                .transpose()?;
+            let store = Store::connect(&db).await.context("opening the database")?;
+            let reports = bordin::audit::verify(
+                &store,
+                clinic.as_deref(),
+                anchor.as_ref(),
+                &mut std::io::stdout().lock(),
+            )
+            .await?;
+            if reports.is_empty() {
+                println!("no audit trail yet");
+            }
+            Ok(if reports.iter().any(|r| r.problem.is_some()) {
+                std::process::ExitCode::FAILURE
+            } else {
+                std::process::ExitCode::SUCCESS
+            })
+        }
+        AuditCommand::Head { db } => {
+            let store = Store::connect(&db).await.context("opening the database")?;
+            bordin::audit::heads(&store, &mut std::io::stdout().lock()).await?;
+            Ok(std::process::ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -661,12 +953,35 @@ fn find<'a>(registry: &'a Registry, id: &str) -> Result<&'a Instrument> {
 async fn serve(
     config: Config,
     registry: Registry,
+    keyring: Option<bordin_store::Keyring>,
     banner: Option<String>,
     analyzer: bordin_listen::Analyzer,
 ) -> Result<()> {
-    let store = Store::connect(&config.database_url)
+    let mut store = Store::connect(&config.database_url)
         .await
         .context("opening the database")?;
+    match keyring {
+        Some(k) => {
+            tracing::info!(
+                key = k.active_id(),
+                "clinical free text is encrypted at rest"
+            );
+            store = store.with_keyring(std::sync::Arc::new(k));
+        }
+        None => {
+            let sealed = store.sealed_value_count().await?;
+            if sealed > 0 {
+                bail!(
+                    "the database holds {sealed} encrypted values but no key is configured: \
+                     pass --key-file FILE (or set BORDIN_KEY_FILE) to the key file it was written with"
+                );
+            }
+            tracing::warn!(
+                "no encryption key configured: clinical free text is stored unencrypted; \
+                 create one with `bordin keys generate --out FILE` and pass --key-file FILE"
+            );
+        }
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -715,7 +1030,14 @@ async fn demo(seed: u64, db_file: &Path, listen: SocketAddr) -> Result<()> {
     remove_db_files(db_file)?;
     let url = format!("sqlite://{}", db_file.display());
     let registry = load_registry(None)?;
-    let store = Store::connect(&url).await?;
+    // The demo encrypts like a real clinic: a key file beside its database, made on first use.
+    let key_path =
+        bordin::keys::key_file_beside(&url).context("the demo database needs a file path")?;
+    if !key_path.exists() {
+        bordin::keys::generate_key_file(&key_path)?;
+    }
+    let keyring = std::sync::Arc::new(bordin::keys::read_key_file(&key_path)?);
+    let store = Store::connect(&url).await?.with_keyring(keyring);
     let now = bordin_server::state::now_ms();
     let summary = bordin::demo::seed(&store, &registry, seed, &bordin_server::state::today(), now)
         .await
@@ -746,8 +1068,9 @@ async fn demo(seed: u64, db_file: &Path, listen: SocketAddr) -> Result<()> {
         database_url: url,
         ..Config::default()
     };
+    let keyring = bordin::keys::read_key_file(&key_path)?;
     let analyzer = bordin::listen::server_analyzer(&bordin::listen::default_model_dir());
-    serve(config, registry, Some(banner), analyzer).await
+    serve(config, registry, Some(keyring), Some(banner), analyzer).await
 }
 
 fn instruments(command: InstrumentsCommand) -> Result<std::process::ExitCode> {
@@ -845,29 +1168,6 @@ fn instruments(command: InstrumentsCommand) -> Result<std::process::ExitCode> {
             })?;
             Ok(ExitCode::SUCCESS)
         }
-    }
-}
-
-async fn pick_clinic(store: &Store, clinic: Option<String>) -> Result<String> {
-    if let Some(c) = clinic {
-        return Ok(store
-            .clinic(&c)
-            .await
-            .with_context(|| format!("no clinic '{c}'"))?
-            .clinic_id);
-    }
-    let clinics = store.clinics().await?;
-    match clinics.as_slice() {
-        [only] => Ok(only.clinic_id.clone()),
-        [] => bail!("the database has no clinic yet: create one with `bordin clinic create`"),
-        many => bail!(
-            "the database holds {} clinics: name one with --clinic ({})",
-            many.len(),
-            many.iter()
-                .map(|c| format!("{} = {}", c.clinic_id, c.name))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
     }
 }
 

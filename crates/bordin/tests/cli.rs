@@ -421,6 +421,475 @@ fn gas_header_errors_stop_with_the_column_named() {
     assert!(text(&out.stderr).contains("cannot open"));
 }
 
+// ---------------------------------------------------------------------------------------------
+// Operations: backup and restore, tokens, configuration check, a client's export and erasure.
+
+/// Runs bordin with extra environment variables and no standard input.
+fn bordin_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bordin"));
+    cmd.args(args).stdin(Stdio::null());
+    for v in [
+        "BORDIN_INSTRUMENTS",
+        "BORDIN_DB",
+        "BORDIN_CONFIG",
+        "BORDIN_LOG_FORMAT",
+    ] {
+        cmd.env_remove(v);
+    }
+    cmd.envs(env.iter().copied());
+    cmd.output().expect("the bordin binary runs")
+}
+
+#[test]
+fn backup_restore_token_and_erasure_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("live.db").display());
+    let out = bordin_env(
+        &[
+            "clinic",
+            "create",
+            "--name",
+            "Riverside",
+            "--admin-email",
+            "ada@example.org",
+            "--admin-name",
+            "Ada",
+            "--db",
+            &db,
+        ],
+        &[("BORDIN_PASSWORD", "a long passphrase")],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    // A token: printed once, listed by its prefix.
+    let out = bordin_env(
+        &[
+            "token",
+            "create",
+            "--user",
+            "ada@example.org",
+            "--scope",
+            "read",
+            "--label",
+            "EHR",
+            "--db",
+            &db,
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let token = text(&out.stdout).trim().to_owned();
+    assert!(token.starts_with("bdn_"), "{token}");
+    let out = bordin_env(&["token", "list", "--db", &db], &[]);
+    let list = text(&out.stdout);
+    assert!(list.contains("EHR") && list.contains("active"), "{list}");
+    assert!(!list.contains(&token), "the token itself is never listed");
+
+    // Backup, then restore elsewhere; a second restore over data is refused without --force.
+    let backup = dir.path().join("backup.db");
+    let out = bordin_env(
+        &["backup", "--db", &db, "--out", backup.to_str().unwrap()],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("integrity_check: ok"),
+        "{}",
+        text(&out.stdout)
+    );
+    let restored = format!("sqlite://{}", dir.path().join("restored.db").display());
+    let out = bordin_env(
+        &[
+            "restore",
+            "--from",
+            backup.to_str().unwrap(),
+            "--db",
+            &restored,
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("clinics: 1"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = bordin_env(
+        &[
+            "restore",
+            "--from",
+            backup.to_str().unwrap(),
+            "--db",
+            &restored,
+        ],
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("--force"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = bordin_env(
+        &[
+            "restore",
+            "--from",
+            backup.to_str().unwrap(),
+            "--db",
+            &restored,
+            "--force",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // The restored database knows the token's user: the token list is the same.
+    let out = bordin_env(&["token", "list", "--db", &restored], &[]);
+    assert!(text(&out.stdout).contains("EHR"));
+
+    // PostgreSQL: the command says what to use instead of pretending.
+    let out = bordin_env(
+        &[
+            "backup",
+            "--db",
+            "postgres://bordin@localhost/bordin",
+            "--out",
+            "x.dump",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("pg_dump"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // Unknown client: a clear error.
+    let out = bordin_env(&["client", "export", "--code", "NOPE", "--db", &db], &[]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("no client with code 'NOPE'"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn config_check_names_the_key_and_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.toml");
+    std::fs::write(
+        &good,
+        "listen = \"127.0.0.1:9999\"\nlog_format = \"json\"\n",
+    )
+    .unwrap();
+    let out = bordin_env(&["config", "check", good.to_str().unwrap()], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "link_ttl_hours = 0\nmetrix = \"off\"\n").unwrap();
+    let out = bordin_env(&["config", "check", bad.to_str().unwrap()], &[]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("metrix") && err.contains("unknown key"),
+        "{err}"
+    );
+
+    let typed = dir.path().join("typed.toml");
+    std::fs::write(&typed, "link_ttl_hours = 0\n").unwrap();
+    let out = bordin_env(&["config", "check", typed.to_str().unwrap()], &[]);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("link_ttl_hours") && err.contains("at least 1"),
+        "{err}"
+    );
+
+    // `serve` stops before listening on a bad value from the environment, naming the variable.
+    let out = bordin_env(
+        &["serve", "--config", good.to_str().unwrap()],
+        &[("BORDIN_SECURE_COOKIES", "perhaps")],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("BORDIN_SECURE_COOKIES"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+// bordin audit verify / head, bordin keys, and serve without its key
+
+/// A database with a short audit trail written through the store; returns (url, clinic id).
+fn audited_db(dir: &std::path::Path) -> (String, String) {
+    let url = format!("sqlite://{}", dir.join("b.db").display());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let clinic = rt.block_on(async {
+        let store = bordin_store::Store::connect(&url).await.unwrap();
+        let c = store
+            .create_clinic("Audited", bordin_core::Setting::Therapy, 0)
+            .await
+            .unwrap();
+        for i in 0..5 {
+            store
+                .audit_as(
+                    &bordin_store::AuditEvent::on_case(
+                        &c.clinic_id,
+                        "case-1",
+                        "read",
+                        "case",
+                        "case-1",
+                    ),
+                    &bordin_store::AuditActor::user("u1"),
+                    "192.0.2.1",
+                    i,
+                )
+                .await
+                .unwrap();
+        }
+        store.close().await;
+        c.clinic_id
+    });
+    (url, clinic)
+}
+
+fn raw_sql(url: &str, statements: &[&str]) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = bordin_store::Store::connect(url).await.unwrap();
+        for s in statements {
+            store.execute_raw_for_tests(s).await.unwrap();
+        }
+        store.close().await;
+    });
+}
+
+#[test]
+fn audit_verify_passes_an_untouched_trail_and_names_a_changed_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, clinic) = audited_db(dir.path());
+    let ok = bordin(&["audit", "verify", "--db", &url], None);
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    assert!(
+        text(&ok.stdout).contains("ok, 5 entries"),
+        "{}",
+        text(&ok.stdout)
+    );
+
+    let head = bordin(&["audit", "head", "--db", &url], None);
+    let head_line = text(&head.stdout);
+    let anchor = head_line
+        .split_whitespace()
+        .nth(1)
+        .expect("CLINIC SEQ:HASH")
+        .to_owned();
+    assert!(anchor.starts_with("5:"), "{head_line}");
+
+    raw_sql(
+        &url,
+        &[
+            "DROP TRIGGER audit_log_is_append_only",
+            "DROP TRIGGER audit_log_is_kept",
+            "DROP TRIGGER audit_heads_move_by_one",
+            "UPDATE audit_log SET source = '203.0.113.9' WHERE seq = 2",
+        ],
+    );
+    let bad = bordin(&["audit", "verify", "--db", &url], None);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        text(&bad.stdout).contains("entry 2 was changed"),
+        "{}",
+        text(&bad.stdout)
+    );
+
+    // Truncation with the head row rewritten too: only the anchor sees it.
+    let (url2, clinic2) = audited_db(&dir.path().join("second").tap_mkdir());
+    let head = bordin(&["audit", "head", "--db", &url2], None);
+    let anchor = text(&head.stdout)
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    raw_sql(
+        &url2,
+        &[
+            "DROP TRIGGER audit_log_is_kept",
+            "DROP TRIGGER audit_heads_move_by_one",
+            "DELETE FROM audit_log WHERE seq = 5",
+            "UPDATE audit_heads SET seq = 4, hash = (SELECT hash FROM audit_log WHERE seq = 4)",
+        ],
+    );
+    let plain = bordin(&["audit", "verify", "--db", &url2], None);
+    assert!(plain.status.success());
+    let anchored = bordin(
+        &[
+            "audit",
+            "verify",
+            "--db",
+            &url2,
+            "--clinic",
+            &clinic2,
+            "--expect-head",
+            &anchor,
+        ],
+        None,
+    );
+    assert_eq!(anchored.status.code(), Some(1));
+    assert!(
+        text(&anchored.stdout).contains("entry 5 is missing"),
+        "{}",
+        text(&anchored.stdout)
+    );
+    let _ = clinic;
+}
+
+trait TapMkdir {
+    fn tap_mkdir(self) -> Self;
+}
+
+impl TapMkdir for std::path::PathBuf {
+    fn tap_mkdir(self) -> Self {
+        std::fs::create_dir_all(&self).unwrap();
+        self
+    }
+}
+
+#[test]
+fn serve_refuses_to_start_without_the_key_of_a_sealed_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_path = dir.path().join("k.key");
+    let g = bordin(
+        &["keys", "generate", "--out", key_path.to_str().unwrap()],
+        None,
+    );
+    assert!(g.status.success(), "{}", text(&g.stderr));
+    let again = bordin(
+        &["keys", "generate", "--out", key_path.to_str().unwrap()],
+        None,
+    );
+    assert!(
+        !again.status.success(),
+        "an existing key file is never overwritten"
+    );
+
+    let url = format!("sqlite://{}", dir.path().join("s.db").display());
+    let key_text = std::fs::read_to_string(&key_path).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let ring = std::sync::Arc::new(bordin_store::Keyring::parse(&key_text).unwrap());
+        let store = bordin_store::Store::connect(&url)
+            .await
+            .unwrap()
+            .with_keyring(ring);
+        let c = store
+            .create_clinic("Sealed", bordin_core::Setting::Therapy, 0)
+            .await
+            .unwrap();
+        let u = store
+            .create_user(
+                &c.clinic_id,
+                "a@b.c",
+                "A",
+                bordin_core::care::Role::Clinician,
+                "x",
+                0,
+            )
+            .await
+            .unwrap();
+        let case = store
+            .create_case(
+                &c.clinic_id,
+                &bordin_store::NewCase {
+                    title: "T",
+                    setting: bordin_core::Setting::Therapy,
+                    opened_on: "2026-01-01",
+                    client_ids: &[],
+                    lead_clinician: &u.user_id,
+                },
+                0,
+            )
+            .await
+            .unwrap();
+        let _ = store
+            .save_formulation(
+                &c.clinic_id,
+                &case,
+                0,
+                &bordin_core::goals::FormulationDraft::parse("Private words", "", "", "", &[])
+                    .unwrap(),
+                &bordin_store::Change {
+                    actor: bordin_store::Actor {
+                        role: bordin_core::goals::Rater::Clinician,
+                        id: &u.user_id,
+                    },
+                    at: 0,
+                    reason: None,
+                },
+            )
+            .await
+            .unwrap();
+        store.close().await;
+    });
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bordin"));
+    let out = cmd
+        .args(["serve", "--db", &url, "--listen", "127.0.0.1:0"])
+        .env_remove("BORDIN_KEY_FILE")
+        .env_remove("BORDIN_KEY")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("encrypted values but no key is configured"),
+        "{err}"
+    );
+    assert!(err.contains("--key-file"), "{err}");
+
+    // Rotation to a new key, then the new key alone is enough.
+    let new_key = dir.path().join("new.key");
+    bordin(
+        &["keys", "generate", "--out", new_key.to_str().unwrap()],
+        None,
+    );
+    let rot = bordin(
+        &[
+            "keys",
+            "rotate",
+            "--db",
+            &url,
+            "--key-file",
+            key_path.to_str().unwrap(),
+            "--new-key",
+            new_key.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(rot.status.success(), "{}", text(&rot.stderr));
+    assert!(
+        text(&rot.stdout).contains("formulations"),
+        "{}",
+        text(&rot.stdout)
+    );
+    let wrong = bordin(
+        &[
+            "keys",
+            "rotate",
+            "--db",
+            &url,
+            "--key-file",
+            new_key.to_str().unwrap(),
+            "--new-key",
+            key_path.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(
+        wrong.status.success(),
+        "old key put back first: {}",
+        text(&wrong.stderr)
+    );
+}
+
 // ---- bordin analyze / eval (transcripts) ----
 
 fn listen_data(name: &str) -> String {

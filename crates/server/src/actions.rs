@@ -466,6 +466,16 @@ pub async fn open_link(
             return Ok(LinkState::Invalid);
         }
     }
+    // The link is the actor from here on (its administration id, never the secret).
+    crate::audit::link_read(
+        state,
+        clinic_id,
+        &adm.administration_id,
+        "administration",
+        &adm.administration_id,
+        &adm.case_id,
+    )
+    .await?;
     let setting = state.store.case_setting(clinic_id, &adm.case_id).await?;
     match state
         .form(clinic_id, &adm.instrument_id, &setting.words())
@@ -565,6 +575,7 @@ pub async fn submit_link(
         .await?;
     Ok(match submitted {
         Submitted::Stored { response_id } => {
+            state.metrics.form_submitted("link");
             crate::monitor::after_change(state, clinic_id, &adm.case_id).await;
             SubmitOutcome::Stored { response_id }
         }
@@ -673,6 +684,7 @@ pub async fn record_answers(
             },
         )
         .await?;
+    state.metrics.form_submitted("clinician");
     crate::monitor::after_change(state, access.clinic_id(), access.case_id()).await;
     Ok(submitted.response_id().to_owned())
 }

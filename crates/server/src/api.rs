@@ -2,15 +2,16 @@
 //! `/api/openapi.json`. The router and the document are built from the same annotated handlers
 //! (utoipa-axum), so an endpoint cannot exist undocumented.
 //!
-//! Authentication: the login session cookie (`POST /api/v1/session`). State-changing calls made
-//! with the cookie must send the session's CSRF token in the `X-CSRF-Token` header. Client links
-//! need no account: the link secret is the credential.
+//! Authentication: the login session cookie (`POST /api/v1/session`), or an API token created
+//! by an admin (`Authorization: Bearer bdn_…`, see `tokens.rs`). State-changing calls made with
+//! the cookie must send the session's CSRF token in the `X-CSRF-Token` header; token calls need
+//! no CSRF token but stay within the token's scope. Client links need no account: the link
+//! secret is the credential.
 
 use std::collections::BTreeMap;
 
-use axum::extract::{FromRequestParts, Path, State};
-use axum::http::request::Parts;
-use axum::http::{Method, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use axum_extra::extract::CookieJar;
@@ -21,6 +22,7 @@ use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::routes;
 
 use crate::actions::{self, Created, SessionChoice, SubmitOutcome};
+use crate::admin_api::SecuritySchemes;
 use crate::auth::{self, CurrentUser};
 use crate::error::{ApiError, AppError, ErrorBody, ItemProblem};
 use crate::policy;
@@ -31,7 +33,8 @@ use crate::state::AppState;
 #[openapi(
     info(title = "Bordin API", description = "Measure, monitor and repair the working alliance. All times are milliseconds since the Unix epoch (UTC); dates are YYYY-MM-DD."),
     components(schemas(ErrorBody, ItemProblem)),
-    tags((name = "instruments"), (name = "session"), (name = "cases"), (name = "alerts"), (name = "links"), (name = "goals"), (name = "transcripts"))
+    modifiers(&SecuritySchemes),
+    tags((name = "instruments"), (name = "session"), (name = "cases"), (name = "alerts"), (name = "links"), (name = "goals"), (name = "admin"), (name = "audit"), (name = "transcripts"), (name = "fhir", description = "FHIR R4 (application/fhir+json; errors are OperationOutcomes, docs/fhir.md)"))
 )]
 pub(crate) struct ApiDoc;
 
@@ -66,32 +69,20 @@ pub fn routes(t: Routes) -> Routes {
         .api(CaseWrite, routes!(put_formulation))
         .api(CaseRead, routes!(agreements_log))
         .api(CaseRead, routes!(list_consents))
-        .api(CaseWrite, routes!(record_consent));
+        .api(CaseWrite, routes!(record_consent))
+        // Admins at a login session only (policy::require_admin_in_person in each handler).
+        .api(Admin, routes!(crate::admin_api::list_tokens))
+        .api(Admin, routes!(crate::admin_api::create_token))
+        .api(Admin, routes!(crate::admin_api::revoke_token))
+        .api(Admin, routes!(crate::admin_api::export_client))
+        .api(Admin, routes!(crate::admin_api::erase_client))
+        .api(Supervisor, routes!(crate::audit::list_entries));
     crate::api_transcripts::routes(t)
 }
 
-/// The current user, with the CSRF header checked on state-changing methods.
-pub struct ApiUser(pub CurrentUser);
-
-impl FromRequestParts<AppState> for ApiUser {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let user = CurrentUser::from_request_parts(parts, state).await?;
-        if !matches!(parts.method, Method::GET | Method::HEAD) {
-            let given = parts
-                .headers
-                .get("x-csrf-token")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            user.check_csrf(given)?;
-        }
-        Ok(Self(user))
-    }
-}
+/// The API's user extractor lives in `auth.rs` (shared with `/fhir`): a login session with
+/// CSRF, or an API token within its scope.
+pub use crate::auth::ApiUser;
 
 // ---------------------------------------------------------------------------------------------
 // Instruments

@@ -77,7 +77,7 @@ use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use base64::Engine as _;
-use bordin_store::{hash_secret, AuthSession, UserRow};
+use bordin_store::{hash_secret, AuthSession, TokenScope, UserRow};
 use rand::RngCore as _;
 
 use crate::error::AppError;
@@ -106,7 +106,20 @@ pub struct CurrentUser {
     /// Red alerts not yet acknowledged on cases this user may see: (case id, case title,
     /// message). Shown on every page until acknowledged.
     pub urgent: Vec<(String, String, String)>,
+    /// How the request proved who it is.
+    pub via: Credential,
     session_hash: String,
+}
+
+/// The credential a request came with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A login session (cookie): a person at a browser or API client; CSRF applies.
+    Session,
+    /// An API token (`Authorization: Bearer`), acting with the rights of the user it was issued
+    /// for, narrowed by its scope (see `policy::token_may`). No CSRF: the header is not sent by
+    /// browsers on their own.
+    Token { token_id: String, scope: TokenScope },
 }
 
 impl CurrentUser {
@@ -140,6 +153,13 @@ impl FromRequestParts<AppState> for CurrentUser {
         if let Some(user) = parts.extensions.get::<CurrentUser>() {
             return Ok(user.clone());
         }
+        // API tokens are accepted on the JSON surfaces only; pages and forms ignore them.
+        let path = parts.uri.path();
+        if path.starts_with("/api/") || path.starts_with("/fhir/") {
+            if let Some(token) = bearer(&parts.headers) {
+                return token_user(state, token).await;
+            }
+        }
         let value = session_cookie_value(&parts.headers).ok_or(AppError::Unauthenticated)?;
         let (clinic_id, secret) = value.split_once('.').ok_or(AppError::Unauthenticated)?;
         let hash = hash_secret(secret);
@@ -158,6 +178,7 @@ impl FromRequestParts<AppState> for CurrentUser {
         if !user.active {
             return Err(AppError::Unauthenticated);
         }
+        crate::audit::set_user(&user.user_id);
         // Touch at most once a minute to keep writes off the hot path.
         if now - session.last_seen_at > 60_000 {
             state
@@ -170,8 +191,89 @@ impl FromRequestParts<AppState> for CurrentUser {
             user,
             csrf: session.csrf_token,
             urgent,
+            via: Credential::Session,
             session_hash: hash,
         })
+    }
+}
+
+/// The token of an `Authorization: Bearer …` header, if there is one.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The user an API token acts for. Unknown, malformed, revoked and expired tokens, and tokens
+/// of deactivated users, all get the same answer (401).
+async fn token_user(state: &AppState, token: &str) -> Result<CurrentUser, AppError> {
+    let (clinic_id, secret) = crate::tokens::parse(token).ok_or(AppError::Unauthenticated)?;
+    let row = state
+        .store
+        .api_token_by_hash(clinic_id, &hash_secret(secret))
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    let now = now_ms();
+    if !row.is_live(now) {
+        return Err(AppError::Unauthenticated);
+    }
+    let user = state.store.user(clinic_id, &row.user_id).await?;
+    if !user.active {
+        return Err(AppError::Unauthenticated);
+    }
+    // The trail names the token (which names its user and scope in `api_tokens`).
+    bordin_store::audit::set_actor(bordin_store::AuditActor::token(&row.token_id));
+    // Last use is recorded to the minute, keeping writes off the hot path.
+    if row.last_used_at.is_none_or(|t| now - t > 60_000) {
+        state
+            .store
+            .touch_api_token(clinic_id, &row.token_id, now)
+            .await?;
+    }
+    Ok(CurrentUser {
+        user,
+        // A token request never carries a CSRF token; this one matches nothing.
+        csrf: random_secret(),
+        urgent: Vec::new(),
+        via: Credential::Token {
+            token_id: row.token_id,
+            scope: row.scope,
+        },
+        session_hash: String::new(),
+    })
+}
+
+/// The user of a JSON request (`/api/...`, `/fhir/...`): a login session, whose
+/// state-changing calls must send the session's CSRF token in `X-CSRF-Token`, or an API token
+/// (`Authorization: Bearer`), which needs no CSRF token but may only do what its scope allows
+/// (`policy::token_may`).
+pub struct ApiUser(pub CurrentUser);
+
+impl FromRequestParts<AppState> for ApiUser {
+    type Rejection = crate::error::ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let user = CurrentUser::from_request_parts(parts, state).await?;
+        match &user.via {
+            Credential::Token { scope, .. } => crate::policy::token_may(*scope, &parts.method)?,
+            Credential::Session => {
+                if !crate::policy::is_safe_method(&parts.method) {
+                    let given = parts
+                        .headers
+                        .get("x-csrf-token")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
+                    user.check_csrf(given)?;
+                }
+            }
+        }
+        Ok(Self(user))
     }
 }
 

@@ -19,6 +19,9 @@ pub enum AppError {
     NotFound,
     #[error("the form's security token did not match; reload the page and try again")]
     Csrf,
+    /// Known, but not allowed in this way (e.g. a read-only API token asked to write).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     BadRequest(String),
     #[error("{0}")]
@@ -45,7 +48,7 @@ impl AppError {
         match self {
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::Csrf => StatusCode::FORBIDDEN,
+            Self::Csrf | Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict(_) | Self::ConsentRequired { .. } => StatusCode::CONFLICT,
@@ -96,7 +99,7 @@ impl<E: Into<AppError>> From<E> for ApiError {
 /// Error body of every JSON endpoint.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
-    /// Machine-readable kind: `unauthenticated`, `not_found`, `csrf`, `bad_request`, `conflict`, `consent_required`, `invalid_answers`, `internal`.
+    /// Machine-readable kind: `unauthenticated`, `not_found`, `csrf`, `forbidden`, `bad_request`, `conflict`, `consent_required`, `invalid_answers`, `internal`.
     pub error: String,
     /// What went wrong, in words.
     pub message: String,
@@ -119,6 +122,7 @@ impl IntoResponse for ApiError {
             AppError::Unauthenticated => "unauthenticated",
             AppError::NotFound => "not_found",
             AppError::Csrf => "csrf",
+            AppError::Forbidden(_) => "forbidden",
             AppError::BadRequest(_) => "bad_request",
             AppError::Unprocessable(_) => "unprocessable",
             AppError::Conflict(_) => "conflict",

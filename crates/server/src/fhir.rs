@@ -41,26 +41,10 @@ use crate::state::AppState;
 /// decide per case through [`policy`] (the case is found from the Patient in the query or body);
 /// a response by id is a case read.
 pub fn routes(t: Routes) -> Routes {
-    t.get(
-        "/fhir/Questionnaire/{id}",
-        Access::AnyUser,
-        get_questionnaire,
-    )
-    .post(
-        "/fhir/QuestionnaireResponse",
-        Access::AnyUser,
-        post_response,
-    )
-    .get(
-        "/fhir/QuestionnaireResponse",
-        Access::AnyUser,
-        search_responses,
-    )
-    .get(
-        "/fhir/QuestionnaireResponse/{response_id}",
-        Access::CaseRead,
-        get_response,
-    )
+    use utoipa_axum::routes;
+    t.api(Access::AnyUser, routes!(get_questionnaire))
+        .api(Access::AnyUser, routes!(post_response, search_responses))
+        .api(Access::CaseRead, routes!(get_response))
 }
 
 /// A FHIR error: an HTTP status and the OperationOutcome that explains it.
@@ -95,7 +79,7 @@ impl From<AppError> for FhirError {
             AppError::NotFound | AppError::Store(StoreError::NotFound { .. }) => {
                 IssueCode::NotFound
             }
-            AppError::Csrf => IssueCode::Security,
+            AppError::Csrf | AppError::Forbidden(_) => IssueCode::Security,
             AppError::BadRequest(_) | AppError::Unprocessable(_) => IssueCode::Invalid,
             AppError::Conflict(_)
             | AppError::ConsentRequired { .. }
@@ -392,6 +376,13 @@ pub async fn response_resources(
 // ---------------------------------------------------------------------------------------------
 // Handlers
 
+/// An instrument as a FHIR R4 Questionnaire.
+#[utoipa::path(get, path = "/fhir/Questionnaire/{id}", tag = "fhir",
+    params(("id" = String, Path, description = "Instrument id, e.g. phq9, gad7, wai-sr")),
+    responses(
+        (status = 200, description = "The Questionnaire (LOINC-coded where the instrument has codes)", body = Object, content_type = "application/fhir+json"),
+        (status = 403, description = "Licence-gated and no text pack installed: OperationOutcome", body = Object, content_type = "application/fhir+json"),
+        (status = 404, description = "OperationOutcome", body = Object, content_type = "application/fhir+json")))]
 async fn get_questionnaire(
     State(state): State<AppState>,
     u: Result<ApiUser, ApiError>,
@@ -419,6 +410,15 @@ fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     }
 }
 
+/// Imports a QuestionnaireResponse (or a Bundle of them): scored on arrival, alerts raised as
+/// for any submission.
+#[utoipa::path(post, path = "/fhir/QuestionnaireResponse", tag = "fhir",
+    request_body(content = Object, content_type = "application/fhir+json", description = "A QuestionnaireResponse (status completed, subject Patient by pseudonymous code) or a Bundle of them"),
+    responses(
+        (status = 201, description = "Stored and scored: the stored QuestionnaireResponse (or a transaction-response Bundle)", body = Object, content_type = "application/fhir+json"),
+        (status = 400, description = "OperationOutcome naming the element (FHIRPath expression)", body = Object, content_type = "application/fhir+json"),
+        (status = 409, description = "Consent missing: OperationOutcome", body = Object, content_type = "application/fhir+json"),
+        (status = 415, description = "Not application/fhir+json", body = Object, content_type = "application/fhir+json")))]
 async fn post_response(
     State(state): State<AppState>,
     u: Result<ApiUser, ApiError>,
@@ -473,6 +473,12 @@ struct SearchParams {
     patient: Option<String>,
 }
 
+/// A client's current QuestionnaireResponses with their score Observations.
+#[utoipa::path(get, path = "/fhir/QuestionnaireResponse", tag = "fhir",
+    params(("patient" = String, Query, description = "The client's pseudonymous code, or Patient/ID")),
+    responses(
+        (status = 200, description = "A searchset Bundle: responses (match), Observations and the Patient (include)", body = Object, content_type = "application/fhir+json"),
+        (status = 400, description = "No patient given: OperationOutcome", body = Object, content_type = "application/fhir+json")))]
 async fn search_responses(
     State(state): State<AppState>,
     u: Result<ApiUser, ApiError>,
@@ -534,6 +540,12 @@ async fn search_responses(
     ))
 }
 
+/// One QuestionnaireResponse by id.
+#[utoipa::path(get, path = "/fhir/QuestionnaireResponse/{response_id}", tag = "fhir",
+    params(("response_id" = String, Path)),
+    responses(
+        (status = 200, description = "The QuestionnaireResponse", body = Object, content_type = "application/fhir+json"),
+        (status = 404, description = "OperationOutcome", body = Object, content_type = "application/fhir+json")))]
 async fn get_response(
     State(state): State<AppState>,
     u: Result<ApiUser, ApiError>,

@@ -78,6 +78,16 @@ pub async fn open_client_link(
     if !link.usable(now_ms()) {
         return Ok(None);
     }
+    let link_id = bordin_store::link_id(&hash);
+    crate::audit::link_read(
+        state,
+        clinic_id,
+        &link_id,
+        "case",
+        &link.case_id,
+        &link.case_id,
+    )
+    .await?;
     Ok(Some(Scope {
         clinic_id: clinic_id.to_owned(),
         case_id: link.case_id,

@@ -9,8 +9,10 @@
 //! [`error`].
 
 pub mod actions;
+pub mod admin_api;
 pub mod api;
 pub mod api_transcripts;
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod consent;
@@ -18,13 +20,16 @@ pub mod error;
 pub mod fhir;
 pub mod goals;
 pub mod live;
+pub mod metrics;
 pub mod monitor;
 pub mod pages;
 pub mod policy;
+pub mod privacy;
 pub mod research;
 pub mod routes;
 pub mod security;
 pub mod state;
+pub mod tokens;
 pub mod totp;
 pub mod transcripts;
 
@@ -50,6 +55,8 @@ pub fn table() -> Routes {
     let t = Routes::new(api::ApiDoc::openapi())
         .get("/", Public, login::home)
         .get("/healthz", Public, healthz)
+        // Access decided inside by the configuration (off / loopback / token): metrics::show.
+        .get("/metrics", Public, metrics::show)
         .get("/static/app.css", Public, css)
         .get("/api/openapi.json", Public, openapi_json)
         .get("/login", Public, login::show)
@@ -68,6 +75,15 @@ pub fn table() -> Routes {
             research::download_codebook,
         )
         .post("/admin/users/{user_id}/unlock", Admin, account::unlock)
+        .get("/admin", Admin, admin::show)
+        .post("/admin/tokens", Admin, admin::create_token)
+        .post(
+            "/admin/tokens/{token_id}/revoke",
+            Admin,
+            admin::revoke_token,
+        )
+        .post("/admin/clients/export", Admin, admin::export_client)
+        .post("/admin/clients/erase", Admin, admin::erase_client)
         .get("/caseload", AnyUser, caseload::show)
         .get("/clients/new", AnyUser, caseload::new_form)
         .post("/clients", AnyUser, caseload::create)
@@ -120,6 +136,7 @@ pub fn table() -> Routes {
         )
         .post("/alerts/{alert_id}/resolve", CaseWrite, monitoring::resolve)
         .get("/supervision", Supervisor, supervision::show)
+        .get("/audit", Supervisor, crate::audit::page)
         .get("/instruments", AnyUser, instruments::show)
         .get("/responses/{response_id}", CaseRead, response::show)
         .post(
@@ -196,11 +213,25 @@ pub fn route_table() -> Vec<RouteInfo> {
     table().table().to_vec()
 }
 
-/// The whole application: pages, client links, API, OpenAPI document, health check.
+/// The path of the OpenAPI document.
+pub const OPENAPI_PATH: &str = "/api/openapi.json";
+
+/// The whole application: pages, client links, API, OpenAPI document, health check, metrics.
 pub fn app(state: AppState) -> Router {
     let (routes, _) = table().into_router(&state);
     routes
         .fallback(|| async { error::AppError::NotFound })
+        // Counted and logged by route template (runs after routing, so the template is known).
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
+        // Every request runs in its audit context (source address; actor once known), outside
+        // the access rules so that their decisions are recorded with it.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            audit::context,
+        ))
         .layer(axum::middleware::from_fn(form_field_limits))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(SetResponseHeaderLayer::overriding(

@@ -208,6 +208,7 @@ pub async fn evaluate_case(
         .store
         .raise_alerts(clinic_id, &to_alerts(case_id, &series, &signals), now_ms())
         .await?;
+    state.metrics.alerts_raised(raised.len());
     Ok(raised.len())
 }
 
@@ -243,6 +244,7 @@ pub async fn evaluate_clinic(
         .store
         .raise_alerts(clinic_id, &alerts, now_ms())
         .await?;
+    state.metrics.alerts_raised(raised.len());
     Ok(ClinicEvaluation {
         cases: all.len(),
         signals,

@@ -2,7 +2,7 @@
 //!
 //! Deny by default. A decision returns a capability ([`CaseAccess`]) that handlers need in order
 //! to read or write a case; it can only be made here, so a handler that forgot to ask does not
-//! compile. Rules (foundation; the trust issue extends them with sharing and audit):
+//! compile. Rules (every decision is recorded in the audit trail):
 //! - an admin may access every case of their clinic;
 //! - a clinician may access the cases they are a clinician on;
 //! - a supervisor may access their own cases and those of the clinicians they supervise;
@@ -10,6 +10,7 @@
 //!   clinic's case id is simply not found.
 
 use bordin_core::care::Role;
+use bordin_store::Outcome;
 
 use crate::auth::CurrentUser;
 use crate::error::AppError;
@@ -74,6 +75,14 @@ pub async fn case(
             }
         }
     };
+    // Every decision is audited, granted or denied, with the request's actor and source: a
+    // handler cannot hold a `CaseAccess` whose read was not recorded.
+    let outcome = if allowed {
+        Outcome::Ok
+    } else {
+        Outcome::Denied
+    };
+    crate::audit::read(state, clinic_id, "case", case_id, Some(case_id), outcome).await?;
     if allowed {
         Ok(CaseAccess {
             clinic_id: clinic_id.to_owned(),
@@ -106,7 +115,18 @@ pub async fn operator_case(
 /// The cases on a user's caseload page: their own; a supervisor's also their supervisees';
 /// an admin's every case of the clinic.
 pub async fn caseload(state: &AppState, user: &CurrentUser) -> Result<Vec<String>, AppError> {
-    visible_case_ids(state, &user.user).await
+    let ids = visible_case_ids(state, &user.user).await?;
+    // A caseload shows client codes and scores of many cases: one entry for the list.
+    crate::audit::read(
+        state,
+        user.clinic_id(),
+        "caseload",
+        &user.user.user_id,
+        None,
+        Outcome::Ok,
+    )
+    .await?;
+    Ok(ids)
 }
 
 /// The ids of the cases a user may see (the same rules as [`case`], for lists).
@@ -155,37 +175,48 @@ pub async fn case_of_object(
     let found = |name: &str| params.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
     let not_found = |_| AppError::NotFound;
     let case_id = if let Some(id) = found("case_id") {
-        id.to_owned()
+        Ok(id.to_owned())
     } else if let Some(id) = found("goal_id") {
         state
             .store
             .goal(clinic, id)
             .await
-            .map_err(not_found)?
-            .case_id
+            .map(|r| r.case_id)
+            .map_err(not_found)
     } else if let Some(id) = found("task_id") {
         state
             .store
             .task(clinic, id)
             .await
-            .map_err(not_found)?
-            .case_id
+            .map(|r| r.case_id)
+            .map_err(not_found)
     } else if let Some(id) = found("alert_id") {
         state
             .store
             .alert(clinic, id)
             .await
-            .map_err(not_found)?
-            .case_id
+            .map(|r| r.case_id)
+            .map_err(not_found)
     } else if let Some(id) = found("response_id") {
         state
             .store
             .response(clinic, id)
             .await
-            .map_err(not_found)?
-            .case_id
+            .map(|r| r.case_id)
+            .map_err(not_found)
     } else {
         return Err(AppError::NotFound);
+    };
+    // An object that is not in the user's clinic: a denied access, recorded as such.
+    let case_id = match case_id {
+        Ok(c) => c,
+        Err(e) => {
+            if let Some((kind, id)) = params.iter().find(|(k, _)| CASE_OBJECT_PARAMS.contains(k)) {
+                let kind = kind.trim_end_matches("_id");
+                crate::audit::read(state, clinic, kind, id, None, Outcome::Denied).await?;
+            }
+            return Err(e);
+        }
     };
     case(state, user, &case_id).await
 }
@@ -253,4 +284,47 @@ pub async fn client_link(
         }
     }
     Ok(true)
+}
+
+// ---------------------------------------------------------------------------------------------
+// API tokens
+//
+// A token acts with the rights of the user it was issued for: every rule above applies to it
+// unchanged (`case`, `caseload`, `require_admin` see that user), so a token can never reach more
+// than its user could, and deactivating the user stops the token. Its scope narrows further:
+// `read` allows safe methods only, `write` also state-changing ones. A token is bound to its
+// clinic (the clinic id is part of the token and of every lookup). Managing tokens and erasing
+// or exporting a person's data need a person at a login session: no token can do them, so a
+// leaked token cannot mint others or remove records.
+
+/// GET, HEAD and OPTIONS change nothing.
+pub fn is_safe_method(method: &axum::http::Method) -> bool {
+    use axum::http::Method;
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Whether a token of this scope may make a request with this method.
+pub fn token_may(
+    scope: bordin_store::TokenScope,
+    method: &axum::http::Method,
+) -> Result<(), AppError> {
+    match scope {
+        bordin_store::TokenScope::Write => Ok(()),
+        bordin_store::TokenScope::Read if is_safe_method(method) => Ok(()),
+        bordin_store::TokenScope::Read => Err(AppError::Forbidden(
+            "this API token has the read scope: it may only read (GET)".into(),
+        )),
+    }
+}
+
+/// An admin at a login session (not an API token): for managing tokens and for a person's
+/// export and erasure.
+pub fn require_admin_in_person(user: &CurrentUser) -> Result<(), AppError> {
+    require_admin(user)?;
+    match user.via {
+        crate::auth::Credential::Session => Ok(()),
+        crate::auth::Credential::Token { .. } => Err(AppError::Forbidden(
+            "API tokens cannot manage tokens or export or erase a person's data; log in as an admin".into(),
+        )),
+    }
 }

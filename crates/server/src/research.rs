@@ -52,6 +52,18 @@ pub async fn export(
         }
     }
     let rows = store.research_responses(clinic_id).await?;
+    // An export reads many clients' answers: one entry in the trail names it (the actor is the
+    // admin in a request, the system on the command line).
+    store
+        .audit(&bordin_store::AuditEvent {
+            clinic_id,
+            action: "export",
+            object_type: "research_export",
+            object_id: &format!("{} consented responses", rows.len()),
+            case_id: None,
+            outcome: bordin_store::Outcome::Ok,
+        })
+        .await?;
     if let Some(seed) = shift_seed {
         use rand::{Rng, SeedableRng};
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);

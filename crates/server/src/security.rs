@@ -23,8 +23,10 @@ use std::sync::Mutex;
 
 use sha1::{Digest, Sha1};
 
-/// Security settings (part of [`crate::Config`]).
-#[derive(Debug, Clone)]
+/// Security settings (part of [`crate::Config`]: the `[security]` table of the configuration
+/// file, `BORDIN_SECURITY_<KEY>` in the environment).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct SecurityConfig {
     /// Take the client's address from the last `X-Forwarded-For` entry (set only behind a
     /// reverse proxy you run; otherwise clients could pick their own address).
@@ -52,8 +54,9 @@ impl Default for SecurityConfig {
     }
 }
 
-/// The numbers of the throttles (milliseconds).
-#[derive(Debug, Clone, Copy)]
+/// The numbers of the throttles (milliseconds): the `[security.throttle]` table.
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct ThrottleRules {
     pub free_failures: u32,
     pub backoff_base_ms: i64,

@@ -16,6 +16,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Monitoring rules calibrated per clinic.
     pub rules: Arc<crate::monitor::RulesCache>,
+    /// Counters and histograms served at `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// Login and link throttles (in memory).
     pub throttle: Arc<crate::security::Throttle>,
     /// Password length rules and the breached-password list.
@@ -49,6 +51,7 @@ impl AppState {
             instruments: Arc::new(instruments),
             config: Arc::new(config),
             rules: Arc::default(),
+            metrics: Arc::new(new_metrics()),
             throttle: Arc::new(throttle),
             passwords: Arc::new(passwords),
             analyzer: Arc::new(crate::transcripts::default_analyzer()),
@@ -110,6 +113,13 @@ fn install_stored_pack(reg: &mut Registry, id: &str, toml: &str) -> Result<(), A
         tracing::warn!(instrument = %id, error = %e, "stored text pack no longer fits its instrument");
     }
     Ok(())
+}
+
+/// The metric names and labels are constants; registering them cannot fail at run time (a
+/// mistake in them fails every test).
+#[allow(clippy::expect_used)]
+fn new_metrics() -> crate::metrics::Metrics {
+    crate::metrics::Metrics::new().expect("metric definitions are valid")
 }
 
 /// Milliseconds since the Unix epoch (the clock lives at the edge, never in the core).

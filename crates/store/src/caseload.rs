@@ -7,6 +7,7 @@ use bordin_core::Setting;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use crate::audit::{AuditEvent, Outcome};
 use crate::{new_id, Result, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,14 +102,28 @@ impl Store {
         at: i64,
     ) -> Result<ClientRow> {
         let id = new_id();
+        let mut tx = self.write_tx().await?;
         sqlx::query("INSERT INTO clients (clinic_id, client_id, code, display_name, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(clinic_id)
             .bind(&id)
             .bind(code)
             .bind(display_name)
             .bind(at)
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await?;
+        self.record(
+            &mut tx,
+            AuditEvent {
+                clinic_id,
+                action: "create",
+                object_type: "client",
+                object_id: &id,
+                case_id: None,
+                outcome: Outcome::Ok,
+            },
+        )
+        .await?;
+        tx.commit().await?;
         Ok(ClientRow {
             client_id: id,
             code: code.to_owned(),
@@ -164,6 +179,11 @@ impl Store {
             .bind(new.lead_clinician)
             .execute(&mut *tx)
             .await?;
+        self.record(
+            &mut tx,
+            AuditEvent::on_case(clinic_id, &id, "create", "case", &id),
+        )
+        .await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -175,12 +195,19 @@ impl Store {
         case_id: &str,
         client_id: &str,
     ) -> Result<()> {
+        let mut tx = self.write_tx().await?;
         sqlx::query("INSERT INTO case_clients (clinic_id, case_id, client_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
             .bind(clinic_id)
             .bind(case_id)
             .bind(client_id)
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await?;
+        self.record(
+            &mut tx,
+            AuditEvent::on_case(clinic_id, case_id, "add_client", "case", case_id),
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -192,13 +219,20 @@ impl Store {
         user_id: &str,
         role: CaseRole,
     ) -> Result<()> {
+        let mut tx = self.write_tx().await?;
         sqlx::query("INSERT INTO case_clinicians (clinic_id, case_id, user_id, role) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
             .bind(clinic_id)
             .bind(case_id)
             .bind(user_id)
             .bind(role.as_str())
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await?;
+        self.record(
+            &mut tx,
+            AuditEvent::on_case(clinic_id, case_id, "share", "case", case_id),
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -209,6 +243,7 @@ impl Store {
         status: CaseStatus,
         closed_on: Option<&str>,
     ) -> Result<()> {
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query(
             "UPDATE cases SET status = $3, closed_on = $4 WHERE clinic_id = $1 AND case_id = $2",
         )
@@ -216,11 +251,17 @@ impl Store {
         .bind(case_id)
         .bind(status.as_str())
         .bind(closed_on)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound { what: "case" });
         }
+        self.record(
+            &mut tx,
+            AuditEvent::on_case(clinic_id, case_id, "set_status", "case", case_id),
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -436,6 +477,11 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         crate::monitoring::refresh_case_series(&mut tx, clinic_id, case_id, at).await?;
+        self.record(
+            &mut tx,
+            AuditEvent::on_case(clinic_id, case_id, "create", "session", &id),
+        )
+        .await?;
         tx.commit().await?;
         Ok(SessionRow {
             session_id: id,

@@ -2,6 +2,7 @@
 
 use sqlx::Row;
 
+use crate::seal::{open_col, seal_col};
 use crate::{Result, Store};
 
 /// A user's TOTP enrolment.
@@ -26,7 +27,15 @@ impl Store {
         .await?;
         r.map(|r| {
             Ok(TotpRow {
-                secret_base32: r.try_get("secret_base32")?,
+                // Sealed under the clinic's key like clinical free text: a copy of the
+                // database alone must not be enough to produce valid second-factor codes.
+                secret_base32: open_col(
+                    self.keys(),
+                    clinic_id,
+                    "user_totp",
+                    "secret_base32",
+                    r.try_get("secret_base32")?,
+                )?,
                 confirmed_at: r.try_get("confirmed_at")?,
                 last_step: r.try_get("last_step")?,
             })
@@ -57,7 +66,13 @@ impl Store {
         )
         .bind(clinic_id)
         .bind(user_id)
-        .bind(secret_base32)
+        .bind(seal_col(
+            self.keys(),
+            clinic_id,
+            "user_totp",
+            "secret_base32",
+            secret_base32,
+        )?)
         .bind(at)
         .execute(&mut *tx)
         .await?

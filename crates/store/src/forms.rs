@@ -6,6 +6,7 @@ use bordin_core::{exact_decimal, Answers, Instrument, Respondent, ScoreSheet};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use crate::audit::AuditEvent;
 use crate::{new_id, Result, Store, StoreError};
 
 /// A request for one instrument, as stored.
@@ -164,6 +165,7 @@ impl Store {
         at: i64,
     ) -> Result<AdministrationRow> {
         let id = new_id();
+        let mut tx = self.write_tx().await?;
         sqlx::query(
             "INSERT INTO administrations (clinic_id, administration_id, case_id, session_id, client_id, instrument_id, instrument_version, respondent, token_hash, expires_at, status, created_by, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', $11, $12)",
@@ -180,8 +182,14 @@ impl Store {
         .bind(new.expires_at)
         .bind(new.created_by)
         .bind(at)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
+        self.record(
+            &mut tx,
+            AuditEvent::on_case(clinic_id, new.case_id, "send", "administration", &id),
+        )
+        .await?;
+        tx.commit().await?;
         self.administration(clinic_id, &id).await
     }
 
@@ -282,6 +290,11 @@ impl Store {
         insert_response(&mut tx, clinic_id, &id, new, 1, None, None).await?;
         crate::monitoring::refresh_case_series(&mut tx, clinic_id, new.case_id, new.submitted_at)
             .await?;
+        self.record(
+            &mut tx,
+            AuditEvent::on_case(clinic_id, new.case_id, "submit", "response", &id),
+        )
+        .await?;
         tx.commit().await?;
         Ok(Submitted::Stored { response_id: id })
     }
@@ -315,6 +328,13 @@ impl Store {
             ));
         }
         let id = new_id();
+        let sealed_reason = crate::seal::seal_col(
+            self.keys(),
+            clinic_id,
+            "responses",
+            "correction_reason",
+            reason,
+        )?;
         match insert_response(
             &mut tx,
             clinic_id,
@@ -322,7 +342,7 @@ impl Store {
             new,
             version + 1,
             Some(supersedes),
-            Some(reason),
+            Some(&sealed_reason),
         )
         .await
         {
@@ -336,6 +356,11 @@ impl Store {
         }
         crate::monitoring::refresh_case_series(&mut tx, clinic_id, new.case_id, new.submitted_at)
             .await?;
+        self.record(
+            &mut tx,
+            AuditEvent::on_case(clinic_id, new.case_id, "correct", "response", &id),
+        )
+        .await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -380,7 +405,13 @@ impl Store {
                 .ok_or_else(|| StoreError::Corrupt(format!("unknown source '{source}'")))?,
             version: r.try_get("version")?,
             supersedes: r.try_get("supersedes")?,
-            correction_reason: r.try_get("correction_reason")?,
+            correction_reason: crate::seal::open_opt(
+                self.keys(),
+                clinic_id,
+                "responses",
+                "correction_reason",
+                r.try_get("correction_reason")?,
+            )?,
         })
     }
 

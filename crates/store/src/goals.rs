@@ -14,6 +14,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
+use crate::seal::{open_col, open_opt, seal_col, seal_opt, Keyring};
 use crate::{new_id, Result, Store, StoreError};
 
 /// Who makes a change: a clinician (their user id) or a client (their client id, through their
@@ -216,16 +217,28 @@ fn to_json<T: Serialize + ?Sized>(v: &T) -> Result<String> {
 
 const GOAL_COLUMNS: &str = "goal_id, case_id, words, why, priority, target_date, how_we_know, gas_levels, status, proposed_by, version, created_at, created_by, updated_at, updated_by, updated_by_role";
 
-fn goal_from(r: &AnyRow) -> Result<GoalRow> {
-    let gas: Option<String> = r.try_get("gas_levels")?;
+fn goal_from(r: &AnyRow, k: Option<&Keyring>, clinic_id: &str) -> Result<GoalRow> {
+    let gas = open_opt(
+        k,
+        clinic_id,
+        "goals",
+        "gas_levels",
+        r.try_get("gas_levels")?,
+    )?;
     Ok(GoalRow {
         goal_id: r.try_get("goal_id")?,
         case_id: r.try_get("case_id")?,
-        words: r.try_get("words")?,
-        why: r.try_get("why")?,
+        words: open_col(k, clinic_id, "goals", "words", r.try_get("words")?)?,
+        why: open_opt(k, clinic_id, "goals", "why", r.try_get("why")?)?,
         priority: r.try_get("priority")?,
         target_date: r.try_get("target_date")?,
-        how_we_know: r.try_get("how_we_know")?,
+        how_we_know: open_opt(
+            k,
+            clinic_id,
+            "goals",
+            "how_we_know",
+            r.try_get("how_we_know")?,
+        )?,
         gas_levels: gas.as_deref().map(json).transpose()?,
         status: named("goal status", r, "status", GoalStatus::parse)?,
         proposed_by: named("rater", r, "proposed_by", Rater::parse)?,
@@ -257,13 +270,13 @@ fn rating_from(r: &AnyRow) -> Result<GoalRatingRow> {
 
 const TASK_COLUMNS: &str = "task_id, case_id, goal_id, title, rationale, owner, difficulty, due_on, status, version, created_at, created_by, updated_at, updated_by, updated_by_role";
 
-fn task_from(r: &AnyRow) -> Result<TaskRow> {
+fn task_from(r: &AnyRow, k: Option<&Keyring>, clinic_id: &str) -> Result<TaskRow> {
     Ok(TaskRow {
         task_id: r.try_get("task_id")?,
         case_id: r.try_get("case_id")?,
         goal_id: r.try_get("goal_id")?,
-        title: r.try_get("title")?,
-        rationale: r.try_get("rationale")?,
+        title: open_col(k, clinic_id, "tasks", "title", r.try_get("title")?)?,
+        rationale: open_col(k, clinic_id, "tasks", "rationale", r.try_get("rationale")?)?,
         owner: named("task owner", r, "owner", TaskOwner::parse)?,
         difficulty: r.try_get("difficulty")?,
         due_on: r.try_get("due_on")?,
@@ -279,7 +292,7 @@ fn task_from(r: &AnyRow) -> Result<TaskRow> {
 
 const REPORT_COLUMNS: &str = "report_id, task_id, case_id, session_id, outcome, helpful, relevant, note, reporter, reported_by, reported_at";
 
-fn report_from(r: &AnyRow) -> Result<TaskReportRow> {
+fn report_from(r: &AnyRow, k: Option<&Keyring>, clinic_id: &str) -> Result<TaskReportRow> {
     Ok(TaskReportRow {
         report_id: r.try_get("report_id")?,
         task_id: r.try_get("task_id")?,
@@ -288,7 +301,7 @@ fn report_from(r: &AnyRow) -> Result<TaskReportRow> {
         outcome: named("task outcome", r, "outcome", TaskOutcome::parse)?,
         helpful: r.try_get("helpful")?,
         relevant: r.try_get("relevant")?,
-        note: r.try_get("note")?,
+        note: open_opt(k, clinic_id, "task_reports", "note", r.try_get("note")?)?,
         reporter: named("rater", r, "reporter", Rater::parse)?,
         reported_by: r.try_get("reported_by")?,
         reported_at: r.try_get("reported_at")?,
@@ -297,27 +310,51 @@ fn report_from(r: &AnyRow) -> Result<TaskReportRow> {
 
 const FORMULATION_COLUMNS: &str = "case_id, version, presenting_concerns, preferences, strengths, identities_context, goal_ids, created_at, created_by, created_by_role, reason";
 
-fn formulation_from(r: &AnyRow) -> Result<FormulationRow> {
+fn formulation_from(r: &AnyRow, k: Option<&Keyring>, clinic_id: &str) -> Result<FormulationRow> {
     let goal_ids: String = r.try_get("goal_ids")?;
     Ok(FormulationRow {
         case_id: r.try_get("case_id")?,
         version: r.try_get("version")?,
-        presenting_concerns: r.try_get("presenting_concerns")?,
-        preferences: r.try_get("preferences")?,
-        strengths: r.try_get("strengths")?,
-        identities_context: r.try_get("identities_context")?,
+        presenting_concerns: open_opt(
+            k,
+            clinic_id,
+            "formulations",
+            "presenting_concerns",
+            r.try_get("presenting_concerns")?,
+        )?,
+        preferences: open_opt(
+            k,
+            clinic_id,
+            "formulations",
+            "preferences",
+            r.try_get("preferences")?,
+        )?,
+        strengths: open_opt(
+            k,
+            clinic_id,
+            "formulations",
+            "strengths",
+            r.try_get("strengths")?,
+        )?,
+        identities_context: open_opt(
+            k,
+            clinic_id,
+            "formulations",
+            "identities_context",
+            r.try_get("identities_context")?,
+        )?,
         goal_ids: json(&goal_ids)?,
         created_at: r.try_get("created_at")?,
         created_by: r.try_get("created_by")?,
         created_by_role: named("rater", r, "created_by_role", Rater::parse)?,
-        reason: r.try_get("reason")?,
+        reason: open_opt(k, clinic_id, "formulations", "reason", r.try_get("reason")?)?,
     })
 }
 
 const CONSENT_COLUMNS: &str =
     "consent_id, case_id, client_id, kind, decision, at, recorded_by, recorded_by_role, note";
 
-fn consent_from(r: &AnyRow) -> Result<ConsentRow> {
+fn consent_from(r: &AnyRow, k: Option<&Keyring>, clinic_id: &str) -> Result<ConsentRow> {
     let decision: String = r.try_get("decision")?;
     Ok(ConsentRow {
         consent_id: r.try_get("consent_id")?,
@@ -332,14 +369,20 @@ fn consent_from(r: &AnyRow) -> Result<ConsentRow> {
         at: r.try_get("at")?,
         recorded_by: r.try_get("recorded_by")?,
         recorded_by_role: named("rater", r, "recorded_by_role", Rater::parse)?,
-        note: r.try_get("note")?,
+        note: open_opt(k, clinic_id, "consent_records", "note", r.try_get("note")?)?,
     })
 }
 
 const LOG_COLUMNS: &str = "entry_id, case_id, seq, object_type, object_id, version, action, actor_role, actor, at, reason, snapshot";
 
-fn log_from(r: &AnyRow) -> Result<LogEntry> {
-    let snapshot: String = r.try_get("snapshot")?;
+fn log_from(r: &AnyRow, k: Option<&Keyring>, clinic_id: &str) -> Result<LogEntry> {
+    let snapshot = open_col(
+        k,
+        clinic_id,
+        "agreements_log",
+        "snapshot",
+        r.try_get("snapshot")?,
+    )?;
     Ok(LogEntry {
         entry_id: r.try_get("entry_id")?,
         case_id: r.try_get("case_id")?,
@@ -351,7 +394,13 @@ fn log_from(r: &AnyRow) -> Result<LogEntry> {
         actor_role: named("rater", r, "actor_role", Rater::parse)?,
         actor: r.try_get("actor")?,
         at: r.try_get("at")?,
-        reason: r.try_get("reason")?,
+        reason: open_opt(
+            k,
+            clinic_id,
+            "agreements_log",
+            "reason",
+            r.try_get("reason")?,
+        )?,
         snapshot: json(&snapshot)?,
     })
 }
@@ -386,6 +435,7 @@ fn reason(change: &Change<'_>) -> Option<String> {
 #[allow(clippy::too_many_arguments)]
 async fn append_log<T: Serialize + ?Sized>(
     tx: &mut Tx,
+    k: Option<&Keyring>,
     clinic_id: &str,
     case_id: &str,
     object: LogObject,
@@ -412,9 +462,21 @@ async fn append_log<T: Serialize + ?Sized>(
     .bind(change.actor.role.as_str())
     .bind(change.actor.id)
     .bind(change.at)
-    .bind(reason(change))
-    .bind(to_json(snapshot)?)
+    .bind(seal_opt(k, clinic_id, "agreements_log", "reason", reason(change).as_deref())?)
+    .bind(seal_col(k, clinic_id, "agreements_log", "snapshot", &to_json(snapshot)?)?)
     .execute(&mut **tx)
+    .await?;
+    // Every agreement change is also a write of client data: audited in the same transaction.
+    crate::audit::record_in_tx(
+        tx,
+        &crate::audit::AuditEvent::on_case(
+            clinic_id,
+            case_id,
+            action.as_str(),
+            object.as_str(),
+            object_id,
+        ),
+    )
     .await?;
     Ok(())
 }
@@ -467,7 +529,12 @@ async fn client_in_case(
     .ok_or(StoreError::NotFound { what: "client" })
 }
 
-async fn goal_in(tx: &mut Tx, clinic_id: &str, goal_id: &str) -> Result<Option<GoalRow>> {
+async fn goal_in(
+    tx: &mut Tx,
+    k: Option<&Keyring>,
+    clinic_id: &str,
+    goal_id: &str,
+) -> Result<Option<GoalRow>> {
     sqlx::query(&format!(
         "SELECT {GOAL_COLUMNS} FROM goals WHERE clinic_id = $1 AND goal_id = $2"
     ))
@@ -476,11 +543,16 @@ async fn goal_in(tx: &mut Tx, clinic_id: &str, goal_id: &str) -> Result<Option<G
     .fetch_optional(&mut **tx)
     .await?
     .as_ref()
-    .map(goal_from)
+    .map(|r| goal_from(r, k, clinic_id))
     .transpose()
 }
 
-async fn task_in(tx: &mut Tx, clinic_id: &str, task_id: &str) -> Result<Option<TaskRow>> {
+async fn task_in(
+    tx: &mut Tx,
+    k: Option<&Keyring>,
+    clinic_id: &str,
+    task_id: &str,
+) -> Result<Option<TaskRow>> {
     sqlx::query(&format!(
         "SELECT {TASK_COLUMNS} FROM tasks WHERE clinic_id = $1 AND task_id = $2"
     ))
@@ -489,12 +561,13 @@ async fn task_in(tx: &mut Tx, clinic_id: &str, task_id: &str) -> Result<Option<T
     .fetch_optional(&mut **tx)
     .await?
     .as_ref()
-    .map(task_from)
+    .map(|r| task_from(r, k, clinic_id))
     .transpose()
 }
 
 async fn formulation_in(
     tx: &mut Tx,
+    k: Option<&Keyring>,
     clinic_id: &str,
     case_id: &str,
 ) -> Result<Option<FormulationRow>> {
@@ -506,7 +579,7 @@ async fn formulation_in(
     .fetch_optional(&mut **tx)
     .await?
     .as_ref()
-    .map(formulation_from)
+    .map(|r| formulation_from(r, k, clinic_id))
     .transpose()
 }
 
@@ -517,6 +590,12 @@ fn stale<T>(current: Option<T>, what: &'static str) -> Result<UpdateOutcome<T>> 
         Some(current) => Ok(UpdateOutcome::Conflict { current }),
         None => Err(StoreError::NotFound { what }),
     }
+}
+
+/// The id a case link goes by in the audit trail: the first 16 hex digits of its secret's
+/// hash (never the secret; the hash alone opens nothing).
+pub fn link_id(token_hash: &str) -> String {
+    format!("cl-{}", token_hash.get(..16).unwrap_or(token_hash))
 }
 
 impl Store {
@@ -535,7 +614,9 @@ impl Store {
         change: &Change<'_>,
     ) -> Result<GoalRow> {
         let id = new_id();
+        let k = self.keys();
         let gas = draft.gas_levels().map(to_json).transpose()?;
+        let gas = seal_opt(k, clinic_id, "goals", "gas_levels", gas.as_deref())?;
         let mut tx = self.write_tx().await?;
         case_exists(&mut tx, clinic_id, case_id).await?;
         sqlx::query(&format!(
@@ -544,11 +625,11 @@ impl Store {
         .bind(clinic_id)
         .bind(&id)
         .bind(case_id)
-        .bind(draft.words())
-        .bind(draft.why())
+        .bind(seal_col(k, clinic_id, "goals", "words", draft.words())?)
+        .bind(seal_opt(k, clinic_id, "goals", "why", draft.why())?)
         .bind(i64::from(draft.priority()))
         .bind(draft.target_date())
-        .bind(draft.how_we_know())
+        .bind(seal_opt(k, clinic_id, "goals", "how_we_know", draft.how_we_know())?)
         .bind(gas)
         .bind(status.as_str())
         .bind(change.actor.role.as_str())
@@ -557,11 +638,12 @@ impl Store {
         .bind(change.actor.role.as_str())
         .execute(&mut *tx)
         .await?;
-        let row = goal_in(&mut tx, clinic_id, &id)
+        let row = goal_in(&mut tx, self.keys(), clinic_id, &id)
             .await?
             .ok_or(StoreError::NotFound { what: "goal" })?;
         append_log(
             &mut tx,
+            self.keys(),
             clinic_id,
             case_id,
             LogObject::Goal,
@@ -587,7 +669,9 @@ impl Store {
         kind: EditKind,
         change: &Change<'_>,
     ) -> Result<UpdateOutcome<GoalRow>> {
+        let k = self.keys();
         let gas = draft.gas_levels().map(to_json).transpose()?;
+        let gas = seal_opt(k, clinic_id, "goals", "gas_levels", gas.as_deref())?;
         let mut tx = self.write_tx().await?;
         let n = sqlx::query(
             "UPDATE goals SET words = $4, why = $5, priority = $6, target_date = $7, how_we_know = $8, gas_levels = $9,
@@ -597,11 +681,11 @@ impl Store {
         .bind(clinic_id)
         .bind(goal_id)
         .bind(expected_version)
-        .bind(draft.words())
-        .bind(draft.why())
+        .bind(seal_col(k, clinic_id, "goals", "words", draft.words())?)
+        .bind(seal_opt(k, clinic_id, "goals", "why", draft.why())?)
         .bind(i64::from(draft.priority()))
         .bind(draft.target_date())
-        .bind(draft.how_we_know())
+        .bind(seal_opt(k, clinic_id, "goals", "how_we_know", draft.how_we_know())?)
         .bind(gas)
         .bind(change.at)
         .bind(change.actor.id)
@@ -650,7 +734,7 @@ impl Store {
         action: LogAction,
         change: &Change<'_>,
     ) -> Result<UpdateOutcome<GoalRow>> {
-        let current = goal_in(&mut tx, clinic_id, goal_id).await?;
+        let current = goal_in(&mut tx, self.keys(), clinic_id, goal_id).await?;
         if rows_affected == 0 {
             // Nothing written; dropping the transaction rolls it back.
             return stale(current, "goal");
@@ -658,6 +742,7 @@ impl Store {
         let row = current.ok_or(StoreError::NotFound { what: "goal" })?;
         append_log(
             &mut tx,
+            self.keys(),
             clinic_id,
             &row.case_id,
             LogObject::Goal,
@@ -683,7 +768,7 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?
         .ok_or(StoreError::NotFound { what: "goal" })?;
-        goal_from(&r)
+        goal_from(&r, self.keys(), clinic_id)
     }
 
     /// The goals of a case, oldest first.
@@ -696,7 +781,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await?
         .iter()
-        .map(goal_from)
+        .map(|r| goal_from(r, self.keys(), clinic_id))
         .collect()
     }
 
@@ -711,7 +796,7 @@ impl Store {
         change: &Change<'_>,
     ) -> Result<GoalRatingRow> {
         let mut tx = self.write_tx().await?;
-        let goal = goal_in(&mut tx, clinic_id, goal_id)
+        let goal = goal_in(&mut tx, self.keys(), clinic_id, goal_id)
             .await?
             .ok_or(StoreError::NotFound { what: "goal" })?;
         if rating.kind() == RatingKind::Satisfaction && goal.status != GoalStatus::Reached {
@@ -748,6 +833,7 @@ impl Store {
         .await?;
         append_log(
             &mut tx,
+            self.keys(),
             clinic_id,
             &goal.case_id,
             LogObject::Goal,
@@ -790,7 +876,7 @@ impl Store {
     ) -> Result<TaskRow> {
         let id = new_id();
         let mut tx = self.write_tx().await?;
-        let goal = goal_in(&mut tx, clinic_id, goal_id)
+        let goal = goal_in(&mut tx, self.keys(), clinic_id, goal_id)
             .await?
             .ok_or(StoreError::NotFound { what: "goal" })?;
         sqlx::query(&format!(
@@ -800,8 +886,8 @@ impl Store {
         .bind(&id)
         .bind(&goal.case_id)
         .bind(goal_id)
-        .bind(draft.title())
-        .bind(draft.rationale())
+        .bind(seal_col(self.keys(), clinic_id, "tasks", "title", draft.title())?)
+        .bind(seal_col(self.keys(), clinic_id, "tasks", "rationale", draft.rationale())?)
         .bind(draft.owner().as_str())
         .bind(i64::from(draft.difficulty()))
         .bind(draft.due_on())
@@ -810,11 +896,12 @@ impl Store {
         .bind(change.actor.role.as_str())
         .execute(&mut *tx)
         .await?;
-        let row = task_in(&mut tx, clinic_id, &id)
+        let row = task_in(&mut tx, self.keys(), clinic_id, &id)
             .await?
             .ok_or(StoreError::NotFound { what: "task" })?;
         append_log(
             &mut tx,
+            self.keys(),
             clinic_id,
             &goal.case_id,
             LogObject::Task,
@@ -848,8 +935,20 @@ impl Store {
         .bind(clinic_id)
         .bind(task_id)
         .bind(expected_version)
-        .bind(draft.title())
-        .bind(draft.rationale())
+        .bind(seal_col(
+            self.keys(),
+            clinic_id,
+            "tasks",
+            "title",
+            draft.title(),
+        )?)
+        .bind(seal_col(
+            self.keys(),
+            clinic_id,
+            "tasks",
+            "rationale",
+            draft.rationale(),
+        )?)
         .bind(draft.owner().as_str())
         .bind(i64::from(draft.difficulty()))
         .bind(draft.due_on())
@@ -900,13 +999,14 @@ impl Store {
         action: LogAction,
         change: &Change<'_>,
     ) -> Result<UpdateOutcome<TaskRow>> {
-        let current = task_in(&mut tx, clinic_id, task_id).await?;
+        let current = task_in(&mut tx, self.keys(), clinic_id, task_id).await?;
         if rows_affected == 0 {
             return stale(current, "task");
         }
         let row = current.ok_or(StoreError::NotFound { what: "task" })?;
         append_log(
             &mut tx,
+            self.keys(),
             clinic_id,
             &row.case_id,
             LogObject::Task,
@@ -932,7 +1032,7 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?
         .ok_or(StoreError::NotFound { what: "task" })?;
-        task_from(&r)
+        task_from(&r, self.keys(), clinic_id)
     }
 
     /// The tasks of a case, oldest first.
@@ -945,7 +1045,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await?
         .iter()
-        .map(task_from)
+        .map(|r| task_from(r, self.keys(), clinic_id))
         .collect()
     }
 
@@ -961,7 +1061,7 @@ impl Store {
         change: &Change<'_>,
     ) -> Result<TaskReportRow> {
         let mut tx = self.write_tx().await?;
-        let task = task_in(&mut tx, clinic_id, task_id)
+        let task = task_in(&mut tx, self.keys(), clinic_id, task_id)
             .await?
             .ok_or(StoreError::NotFound { what: "task" })?;
         session_in_case(&mut tx, clinic_id, &task.case_id, session_id).await?;
@@ -989,7 +1089,7 @@ impl Store {
         .bind(row.outcome.as_str())
         .bind(row.helpful)
         .bind(row.relevant)
-        .bind(row.note.as_deref())
+        .bind(seal_opt(self.keys(), clinic_id, "task_reports", "note", row.note.as_deref())?)
         .bind(row.reporter.as_str())
         .bind(&row.reported_by)
         .bind(row.reported_at)
@@ -997,6 +1097,7 @@ impl Store {
         .await?;
         append_log(
             &mut tx,
+            self.keys(),
             clinic_id,
             &task.case_id,
             LogObject::Task,
@@ -1021,7 +1122,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await?
         .iter()
-        .map(report_from)
+        .map(|r| report_from(r, self.keys(), clinic_id))
         .collect()
     }
 
@@ -1045,7 +1146,7 @@ impl Store {
         case_exists(&mut tx, clinic_id, case_id).await?;
         // The version check below must see any formulation saved concurrently (PostgreSQL).
         crate::lock_case(&mut tx, clinic_id, case_id).await?;
-        let current = formulation_in(&mut tx, clinic_id, case_id).await?;
+        let current = formulation_in(&mut tx, self.keys(), clinic_id, case_id).await?;
         let current_version = current.as_ref().map_or(0, |f| f.version);
         if current_version != expected_version {
             return match current {
@@ -1056,7 +1157,7 @@ impl Store {
             };
         }
         for goal_id in draft.goal_ids() {
-            match goal_in(&mut tx, clinic_id, goal_id).await? {
+            match goal_in(&mut tx, self.keys(), clinic_id, goal_id).await? {
                 Some(g) if g.case_id == case_id => {}
                 _ => return Err(StoreError::NotFound { what: "goal" }),
             }
@@ -1080,15 +1181,15 @@ impl Store {
         .bind(clinic_id)
         .bind(case_id)
         .bind(row.version)
-        .bind(row.presenting_concerns.as_deref())
-        .bind(row.preferences.as_deref())
-        .bind(row.strengths.as_deref())
-        .bind(row.identities_context.as_deref())
+        .bind(seal_opt(self.keys(), clinic_id, "formulations", "presenting_concerns", row.presenting_concerns.as_deref())?)
+        .bind(seal_opt(self.keys(), clinic_id, "formulations", "preferences", row.preferences.as_deref())?)
+        .bind(seal_opt(self.keys(), clinic_id, "formulations", "strengths", row.strengths.as_deref())?)
+        .bind(seal_opt(self.keys(), clinic_id, "formulations", "identities_context", row.identities_context.as_deref())?)
         .bind(to_json(&row.goal_ids)?)
         .bind(row.created_at)
         .bind(&row.created_by)
         .bind(row.created_by_role.as_str())
-        .bind(row.reason.as_deref())
+        .bind(seal_opt(self.keys(), clinic_id, "formulations", "reason", row.reason.as_deref())?)
         .execute(&mut *tx)
         .await?;
         let action = if row.version == 1 {
@@ -1098,6 +1199,7 @@ impl Store {
         };
         append_log(
             &mut tx,
+            self.keys(),
             clinic_id,
             case_id,
             LogObject::Formulation,
@@ -1128,7 +1230,7 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?
         .as_ref()
-        .map(formulation_from)
+        .map(|r| formulation_from(r, self.keys(), clinic_id))
         .transpose()
     }
 
@@ -1146,7 +1248,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await?
         .iter()
-        .map(formulation_from)
+        .map(|r| formulation_from(r, self.keys(), clinic_id))
         .collect()
     }
 
@@ -1190,7 +1292,7 @@ impl Store {
         .bind(row.at)
         .bind(&row.recorded_by)
         .bind(row.recorded_by_role.as_str())
-        .bind(row.note.as_deref())
+        .bind(seal_opt(self.keys(), clinic_id, "consent_records", "note", row.note.as_deref())?)
         .execute(&mut *tx)
         .await?;
         let action = if granted {
@@ -1200,6 +1302,7 @@ impl Store {
         };
         append_log(
             &mut tx,
+            self.keys(),
             clinic_id,
             case_id,
             LogObject::Consent,
@@ -1224,7 +1327,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await?
         .iter()
-        .map(consent_from)
+        .map(|r| consent_from(r, self.keys(), clinic_id))
         .collect()
     }
 
@@ -1267,7 +1370,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await?
         .iter()
-        .map(log_from)
+        .map(|r| log_from(r, self.keys(), clinic_id))
         .collect()
     }
 
@@ -1287,7 +1390,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await?
         .iter()
-        .map(log_from)
+        .map(|r| log_from(r, self.keys(), clinic_id))
         .collect()
     }
 
@@ -1323,6 +1426,17 @@ impl Store {
         .bind(expires_at)
         .execute(&mut *tx)
         .await?;
+        self.record(
+            &mut tx,
+            crate::audit::AuditEvent::on_case(
+                clinic_id,
+                case_id,
+                "create",
+                "case_link",
+                &link_id(token_hash),
+            ),
+        )
+        .await?;
         tx.commit().await?;
         Ok(CaseLinkRow {
             token_hash: token_hash.to_owned(),
@@ -1357,14 +1471,40 @@ impl Store {
 
     /// Revokes a case link; false when there is no such link in this clinic.
     pub async fn revoke_case_link(&self, clinic_id: &str, token_hash: &str) -> Result<bool> {
+        let mut tx = self.write_tx().await?;
         let n = sqlx::query(
             "UPDATE case_links SET revoked = 1 WHERE clinic_id = $1 AND token_hash = $2",
         )
         .bind(clinic_id)
         .bind(token_hash)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?
         .rows_affected();
+        if n > 0 {
+            let case_id: Option<String> = sqlx::query(
+                "SELECT case_id FROM case_links WHERE clinic_id = $1 AND token_hash = $2",
+            )
+            .bind(clinic_id)
+            .bind(token_hash)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get("case_id"))
+            .transpose()?;
+            let link = link_id(token_hash);
+            self.record(
+                &mut tx,
+                crate::audit::AuditEvent {
+                    clinic_id,
+                    action: "revoke",
+                    object_type: "case_link",
+                    object_id: &link,
+                    case_id: case_id.as_deref(),
+                    outcome: crate::audit::Outcome::Ok,
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
         Ok(n > 0)
     }
 }

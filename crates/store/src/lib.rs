@@ -18,6 +18,8 @@
 //!   constraints with `ON CONFLICT` (alerts), and a per-case row lock (`lock_case`) around
 //!   every read-then-write of a case (series rebuild, session numbers, the agreements log).
 
+pub mod audit;
+pub mod backup;
 mod caseload;
 mod clinic;
 mod credentials;
@@ -25,8 +27,11 @@ mod forms;
 mod goals;
 mod interop;
 mod monitoring;
+mod privacy;
+pub mod seal;
 #[doc(hidden)]
 pub mod testing;
+mod tokens;
 mod transcripts;
 
 use std::str::FromStr;
@@ -35,6 +40,10 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
+pub use audit::{
+    AuditActor, AuditContext, AuditEntry, AuditEvent, AuditFilter, AuditHead, ChainProblem,
+    ChainReport, Outcome, GENESIS,
+};
 pub use caseload::{CaseRow, CaseSummary, ClientRow, LatestScore, NewCase, SessionRow};
 pub use clinic::{AuthSession, ClinicRow, UserRow};
 pub use credentials::TotpRow;
@@ -43,13 +52,16 @@ pub use forms::{
     Submitted,
 };
 pub use goals::{
-    Actor, CaseLinkRow, Change, ConsentRow, EditKind, FormulationRow, GoalRatingRow, GoalRow,
-    LogEntry, TaskReportRow, TaskRow, UpdateOutcome,
+    link_id, Actor, CaseLinkRow, Change, ConsentRow, EditKind, FormulationRow, GoalRatingRow,
+    GoalRow, LogEntry, TaskReportRow, TaskRow, UpdateOutcome,
 };
 pub use interop::{
     HistoricalCase, HistoricalResponse, HistoricalSession, ImportSummary, ResearchResponse,
 };
 pub use monitoring::{AlertEvent, AlertRow, CaseSeries, NewAlert, SubjectSeries, THERAPIST};
+pub use privacy::{person_tables, ErasureReport, ErasureRow, KEPT_TABLES};
+pub use seal::{Key, Keyring, RotationReport, SealError};
+pub use tokens::{ApiTokenRow, NewApiToken, TokenScope};
 pub use transcripts::{
     NewAnalysis, NewTranscript, TranscriptRow, TranscriptStatus, TranscriptText,
     DEFAULT_TRANSCRIPT_RETENTION_DAYS, MAX_TRANSCRIPT_RETENTION_DAYS,
@@ -64,12 +76,18 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    /// Encrypted text could not be sealed or opened (no key, wrong key, altered value).
+    #[error(transparent)]
+    Sealed(#[from] seal::SealError),
     #[error("{what} not found")]
     NotFound { what: &'static str },
     #[error("{0}")]
     Conflict(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A backup or restore that cannot be done as asked (the message says why and what to do).
+    #[error("{0}")]
+    Backup(String),
 }
 
 impl StoreError {
@@ -97,6 +115,8 @@ pub struct Store {
     /// [`Store::write_tx`]); on PostgreSQL the same pool as `pool`.
     writer: AnyPool,
     backend: Backend,
+    /// Keys for clinical free text; `None` writes plain text and refuses to open sealed text.
+    keyring: Option<std::sync::Arc<seal::Keyring>>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -137,7 +157,7 @@ impl Store {
                         // commit so an acknowledged submission survives power loss, not just a
                         // crash (shared/reference/security.md). busy_timeout queues writers
                         // from other processes (the CLI) and Bordin's few autocommit writes.
-                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 15000;")
+                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 15000; PRAGMA secure_delete = ON;")
                             .await?;
                         Ok(())
                     })
@@ -189,6 +209,7 @@ impl Store {
             pool,
             writer,
             backend,
+            keyring: None,
         };
         match backend {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&store.writer).await?,
@@ -214,6 +235,17 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The same store, sealing clinical free text under `keyring`'s active key from now on.
+    pub fn with_keyring(mut self, keyring: std::sync::Arc<seal::Keyring>) -> Self {
+        self.keyring = Some(keyring);
+        self
+    }
+
+    /// The keyring in use, if any.
+    pub(crate) fn keys(&self) -> Option<&seal::Keyring> {
+        self.keyring.as_deref()
     }
 
     /// Closes the pool, waiting for connections to finish.

@@ -215,7 +215,7 @@ pub struct AlertEvent {
 
 const ALERT_COLUMNS: &str = "alert_id, case_id, kind, measure, session_number, event_key, urgency, message, detail, status, raised_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, action_taken";
 
-fn alert_from(r: &AnyRow) -> Result<AlertRow> {
+fn alert_from(r: &AnyRow, k: Option<&crate::seal::Keyring>, clinic_id: &str) -> Result<AlertRow> {
     Ok(AlertRow {
         alert_id: r.try_get("alert_id")?,
         case_id: r.try_get("case_id")?,
@@ -232,7 +232,13 @@ fn alert_from(r: &AnyRow) -> Result<AlertRow> {
         acknowledged_by: r.try_get("acknowledged_by")?,
         resolved_at: r.try_get("resolved_at")?,
         resolved_by: r.try_get("resolved_by")?,
-        action_taken: r.try_get("action_taken")?,
+        action_taken: crate::seal::open_opt(
+            k,
+            clinic_id,
+            "alerts",
+            "action_taken",
+            r.try_get("action_taken")?,
+        )?,
     })
 }
 
@@ -440,7 +446,10 @@ impl Store {
                 .fetch_all(&self.pool)
                 .await?,
         };
-        let mut out: Vec<AlertRow> = rows.iter().map(alert_from).collect::<Result<_>>()?;
+        let mut out: Vec<AlertRow> = rows
+            .iter()
+            .map(|r| alert_from(r, self.keys(), clinic_id))
+            .collect::<Result<_>>()?;
         if !statuses.is_empty() {
             out.retain(|a| statuses.contains(&a.status.as_str()));
         }
@@ -457,7 +466,7 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?
         .ok_or(StoreError::NotFound { what: "alert" })?;
-        alert_from(&r)
+        alert_from(&r, self.keys(), clinic_id)
     }
 
     /// Moves an alert on: open → acknowledged → resolved (open → resolved is allowed too).
@@ -487,18 +496,22 @@ impl Store {
             }
             other => return Err(StoreError::Conflict(format!("unknown alert action '{other}'"))),
         };
+        let k = self.keys();
+        let sealed_action = crate::seal::seal_opt(k, clinic_id, "alerts", "action_taken", note)?;
+        let sealed_note = crate::seal::seal_opt(k, clinic_id, "alert_events", "note", note)?;
         let mut tx = self.write_tx().await?;
         // Locked on PostgreSQL, so two people acting on one alert at once cannot both move it.
-        let current: String = sqlx::query(&format!(
-            "SELECT status FROM alerts WHERE clinic_id = $1 AND alert_id = $2{}",
+        let found = sqlx::query(&format!(
+            "SELECT status, case_id FROM alerts WHERE clinic_id = $1 AND alert_id = $2{}",
             crate::for_update(self.backend)
         ))
         .bind(clinic_id)
         .bind(alert_id)
         .fetch_optional(&mut *tx)
         .await?
-        .ok_or(StoreError::NotFound { what: "alert" })?
-        .try_get("status")?;
+        .ok_or(StoreError::NotFound { what: "alert" })?;
+        let current: String = found.try_get("status")?;
+        let case_id: String = found.try_get("case_id")?;
         if !from.contains(&current.as_str()) {
             return Err(StoreError::Conflict(format!(
                 "this alert is {current}; it cannot be {action}"
@@ -509,7 +522,7 @@ impl Store {
             .bind(alert_id)
             .bind(at)
             .bind(actor)
-            .bind(note)
+            .bind(sealed_action.as_deref())
             .execute(&mut *tx)
             .await?;
         sqlx::query("INSERT INTO alert_events (clinic_id, alert_id, at, actor, action, note) VALUES ($1, $2, $3, $4, $5, $6)")
@@ -518,9 +531,14 @@ impl Store {
             .bind(at)
             .bind(actor)
             .bind(action)
-            .bind(note)
+            .bind(sealed_note.as_deref())
             .execute(&mut *tx)
             .await?;
+        self.record(
+            &mut tx,
+            crate::audit::AuditEvent::on_case(clinic_id, &case_id, action, "alert", alert_id),
+        )
+        .await?;
         tx.commit().await?;
         self.alert(clinic_id, alert_id).await
     }
@@ -537,7 +555,13 @@ impl Store {
                     at: r.try_get("at")?,
                     actor: r.try_get("actor")?,
                     action: r.try_get("action")?,
-                    note: r.try_get("note")?,
+                    note: crate::seal::open_opt(
+                        self.keys(),
+                        clinic_id,
+                        "alert_events",
+                        "note",
+                        r.try_get("note")?,
+                    )?,
                 })
             })
             .collect()

@@ -4,12 +4,14 @@
 //! when, from where, its status) and a summary of numbers and ids that is kept for monitoring;
 //! `transcript_texts` holds the words — the transcript as received, who each speaker is, and the
 //! full analysis (which quotes turns). The words are sealed on the way in and opened on the way
-//! out in exactly one place each ([`seal`], [`unseal`]), and deleted, not blanked, when the
+//! out in exactly one place each ([`Store::seal_text`], [`Store::open_text`]), and deleted, not blanked, when the
 //! clinic's retention period is over ([`Store::purge_expired_transcripts`]).
 
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use crate::audit::{AuditEvent, Outcome};
+use crate::seal::{open_col, seal_col};
 use crate::{new_id, Result, Store, StoreError};
 
 /// How long transcript text is kept when a clinic has not chosen (days). Short on purpose: the
@@ -106,15 +108,18 @@ pub struct NewAnalysis<'a> {
 // Sealing: the one place where transcript words are written and read.
 // ---------------------------------------------------------------------------------------------
 
-/// Seals free text before it is written. Today it stores the text as it is; when encryption at
-/// rest lands (the audit issue), this and [`unseal`] are the only lines that change.
-fn seal(_clinic_id: &str, plain: &str) -> Result<String> {
-    Ok(plain.to_owned())
-}
+impl Store {
+    /// Seals transcript words before they are written (XChaCha20-Poly1305 under the clinic's
+    /// active key when the store has a keyring; see [`crate::seal`]). The column is part of
+    /// the authenticated data, so a sealed body cannot be moved into another column or row.
+    fn seal_text(&self, clinic_id: &str, column: &str, plain: &str) -> Result<String> {
+        seal_col(self.keys(), clinic_id, "transcript_texts", column, plain)
+    }
 
-/// Opens what [`seal`] wrote.
-fn unseal(_clinic_id: &str, stored: String) -> Result<String> {
-    Ok(stored)
+    /// Opens what [`Store::seal_text`] wrote (plain text written before a key existed is read as is).
+    fn open_text(&self, clinic_id: &str, column: &str, stored: String) -> Result<String> {
+        open_col(self.keys(), clinic_id, "transcript_texts", column, stored)
+    }
 }
 
 fn to_json(v: &serde_json::Value) -> Result<String> {
@@ -203,18 +208,42 @@ impl Store {
         .await?;
         let speakers = analysis.map_or(new.speakers, |a| a.speakers);
         let sealed_analysis = analysis
-            .map(|a| seal(clinic_id, &to_json(a.analysis)?))
+            .map(|a| self.seal_text(clinic_id, "analysis", &to_json(a.analysis)?))
             .transpose()?;
         sqlx::query(
             "INSERT INTO transcript_texts (clinic_id, transcript_id, body, speakers, analysis) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(clinic_id)
         .bind(&row.transcript_id)
-        .bind(seal(clinic_id, new.body)?)
-        .bind(seal(clinic_id, &to_json(speakers)?)?)
+        .bind(self.seal_text(clinic_id, "body", new.body)?)
+        .bind(self.seal_text(clinic_id, "speakers", &to_json(speakers)?)?)
         .bind(sealed_analysis)
         .execute(&mut *tx)
         .await?;
+        self.record(
+            &mut tx,
+            AuditEvent::on_case(
+                clinic_id,
+                new.case_id,
+                "create",
+                "transcript",
+                &row.transcript_id,
+            ),
+        )
+        .await?;
+        if analysis.is_some() {
+            self.record(
+                &mut tx,
+                AuditEvent::on_case(
+                    clinic_id,
+                    new.case_id,
+                    "analyse",
+                    "transcript",
+                    &row.transcript_id,
+                ),
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(row)
     }
@@ -228,6 +257,15 @@ impl Store {
         analysis: &NewAnalysis<'_>,
     ) -> Result<()> {
         let mut tx = self.write_tx().await?;
+        let case_id: String = sqlx::query(
+            "SELECT case_id FROM transcripts WHERE clinic_id = $1 AND transcript_id = $2",
+        )
+        .bind(clinic_id)
+        .bind(transcript_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound { what: "transcript" })?
+        .try_get("case_id")?;
         let updated = sqlx::query(
             "UPDATE transcripts SET status = 'analysed', analysed_at = $3, summary = $4
              WHERE clinic_id = $1 AND transcript_id = $2 AND status <> 'purged'",
@@ -247,9 +285,14 @@ impl Store {
         )
         .bind(clinic_id)
         .bind(transcript_id)
-        .bind(seal(clinic_id, &to_json(analysis.speakers)?)?)
-        .bind(seal(clinic_id, &to_json(analysis.analysis)?)?)
+        .bind(self.seal_text(clinic_id, "speakers", &to_json(analysis.speakers)?)?)
+        .bind(self.seal_text(clinic_id, "analysis", &to_json(analysis.analysis)?)?)
         .execute(&mut *tx)
+        .await?;
+        self.record(
+            &mut tx,
+            AuditEvent::on_case(clinic_id, &case_id, "analyse", "transcript", transcript_id),
+        )
         .await?;
         tx.commit().await?;
         Ok(())
@@ -285,10 +328,13 @@ impl Store {
         };
         let analysis: Option<String> = r.try_get("analysis")?;
         Ok(Some(TranscriptText {
-            body: unseal(clinic_id, r.try_get("body")?)?,
-            speakers: from_json(&unseal(clinic_id, r.try_get("speakers")?)?)?,
+            body: self.open_text(clinic_id, "body", r.try_get("body")?)?,
+            speakers: from_json(&self.open_text(clinic_id, "speakers", r.try_get("speakers")?)?)?,
             analysis: analysis
-                .map(|a| unseal(clinic_id, a).and_then(|a| from_json(&a)))
+                .map(|a| {
+                    self.open_text(clinic_id, "analysis", a)
+                        .and_then(|a| from_json(&a))
+                })
                 .transpose()?,
         }))
     }
@@ -349,6 +395,19 @@ impl Store {
             .bind(by)
             .execute(&mut *tx)
             .await?;
+        let days_text = days.to_string();
+        self.record(
+            &mut tx,
+            AuditEvent {
+                clinic_id,
+                action: "set_retention_days",
+                object_type: "transcript_settings",
+                object_id: &days_text,
+                case_id: None,
+                outcome: Outcome::Ok,
+            },
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -362,6 +421,29 @@ impl Store {
             let days = self.transcript_retention_days(&clinic.clinic_id).await?;
             let cutoff = now.saturating_sub(days.saturating_mul(DAY_MS));
             let mut tx = self.write_tx().await?;
+            // Each deletion of words leaves an entry in the trail (actor: the system).
+            let expiring = sqlx::query(
+                "SELECT transcript_id, case_id FROM transcripts WHERE clinic_id = $1 AND status <> 'purged' AND created_at <= $2",
+            )
+            .bind(&clinic.clinic_id)
+            .bind(cutoff)
+            .fetch_all(&mut *tx)
+            .await?;
+            for r in &expiring {
+                let transcript_id: String = r.try_get("transcript_id")?;
+                let case_id: String = r.try_get("case_id")?;
+                self.record(
+                    &mut tx,
+                    AuditEvent::on_case(
+                        &clinic.clinic_id,
+                        &case_id,
+                        "purge_words",
+                        "transcript",
+                        &transcript_id,
+                    ),
+                )
+                .await?;
+            }
             sqlx::query(
                 "DELETE FROM transcript_texts WHERE clinic_id = $1 AND transcript_id IN
                  (SELECT transcript_id FROM transcripts WHERE clinic_id = $1 AND status <> 'purged' AND created_at <= $2)",

@@ -438,7 +438,12 @@ pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(
             let (l, c) = line_col(text, s.start);
             format!("line {l}, column {c}")
         });
-        let message = inner.message().trim().to_owned();
+        // The toml crate leaves the message empty for a few syntax errors (found by the
+        // never-panics property test); the user still gets a sentence that says what to check.
+        let message = match inner.message().trim() {
+            "" => "not valid TOML here (check quotes, brackets, commas and `=`)".to_owned(),
+            m => m.to_owned(),
+        };
         let path = match (path.as_str(), location) {
             (".", Some(loc)) => loc,
             (".", None) => "(top level)".to_owned(),

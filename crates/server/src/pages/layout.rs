@@ -20,7 +20,8 @@ pub fn page(title: &str, user: &CurrentUser, body: Markup) -> Markup {
                         a href="/caseload" { "Caseload" }
                         a href="/clients/new" { "New client" }
                         a href="/instruments" { "Instruments" }
-                        @if user.user.role != bordin_core::care::Role::Clinician { a href="/supervision" { "Supervision" } }
+                        @if user.user.role != bordin_core::care::Role::Clinician { a href="/supervision" { "Supervision" } a href="/audit" { "Audit trail" } }
+                        @if user.user.role == bordin_core::care::Role::Admin { a href="/admin" { "Admin" } }
                     }
                     div.who {
                         a href="/account" { (user.user.display_name) } span { " · " (user.user.role.as_str()) }

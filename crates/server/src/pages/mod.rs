@@ -2,6 +2,7 @@
 //! and render; they hold no business rules of their own.
 
 pub mod account;
+pub mod admin;
 pub mod agreement;
 pub mod case;
 pub mod caseload;

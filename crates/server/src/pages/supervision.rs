@@ -66,6 +66,16 @@ pub async fn show(State(state): State<AppState>, user: CurrentUser) -> Result<Ma
         }
         Role::Clinician => return Err(AppError::NotFound),
     };
+    // Scores of every supervised clinician's cases: one entry for the overview.
+    crate::audit::read(
+        &state,
+        &clinic,
+        "supervision",
+        &user.user.user_id,
+        None,
+        bordin_store::Outcome::Ok,
+    )
+    .await?;
     let rules = crate::monitor::rules(&state, &clinic).await?;
     let series: HashMap<String, bordin_store::CaseSeries> = state
         .store

@@ -105,6 +105,8 @@ struct Objects {
     transcript_id: String,
     form_secret: String,
     goals_secret: String,
+    client_id: String,
+    token_id: String,
 }
 
 struct Fixture {
@@ -238,7 +240,37 @@ async fn objects(app: &TestApp, s: &Login, clinic: &str, code: &str) -> Objects 
     let start = html.find(marker).expect("the goals link is shown") + marker.len();
     let end = html[start..].find('<').unwrap() + start;
     let goals_secret = last_segment(&html[start..end]);
+    let r = s
+        .http
+        .get(app.url(&format!("/api/v1/cases/{case_id}")))
+        .send()
+        .await
+        .unwrap();
+    let case: Value = r.json().await.unwrap();
+    let client_id = case["clients"][0]["client_id"].as_str().unwrap().to_owned();
+    // An API token of the case's clinic (its lead clinician's), for the token routes.
+    let token_user = app.store.case(clinic, &case_id).await.unwrap().clinicians[0]
+        .0
+        .clone();
+    let token_id = bordin_server::tokens::issue(
+        &app.store,
+        &bordin_server::tokens::TokenRequest {
+            clinic_id: clinic,
+            user_id: &token_user,
+            scope: bordin_store::TokenScope::Read,
+            label: code,
+            expires_in_days: None,
+            created_by: "matrix",
+            now: bordin_server::state::now_ms(),
+        },
+    )
+    .await
+    .unwrap()
+    .row
+    .token_id;
     Objects {
+        client_id,
+        token_id,
         case_id,
         goal_id,
         task_id,
@@ -300,6 +332,8 @@ const OBJECT_PARAMS: &[&str] = &[
     "alert_id",
     "response_id",
     "user_id",
+    "client_id",
+    "token_id",
 ];
 
 /// The concrete path of `route` for `who` on `target`.
@@ -320,6 +354,8 @@ fn fill(f: &Fixture, route: &RouteInfo, who: Subject, target: Target) -> String 
             "response_id" => o.response_id.clone(),
             "transcript_id" => o.transcript_id.clone(),
             "user_id" => f.clinician_user_id.clone(),
+            "client_id" => o.client_id.clone(),
+            "token_id" => o.token_id.clone(),
             "id" => "phq9".into(),
             "clinic_id" => f.app.clinic_a.clone(),
             "secret" => {

@@ -220,6 +220,21 @@ async fn an_uploaded_transcript_is_analysed_and_reported_beside_the_clients_rati
         alerts_before,
         "transcripts raise no alert"
     );
+
+    // The upload, its analysis and each reading of the words are in the audit trail, with
+    // the clinician as the actor.
+    let entries = crate::audit::all_entries(&app).await;
+    let cleo = app.clinician.user_id.as_str();
+    for action in ["create", "analyse", "read"] {
+        assert!(
+            entries.iter().any(|e| e["action"] == action
+                && e["object_type"] == "transcript"
+                && e["object_id"] == transcript_id
+                && e["actor_id"] == cleo
+                && e["case_id"] == case_id.as_str()),
+            "no '{action}' entry for the transcript"
+        );
+    }
 }
 
 /// The event keys of a case's alerts (monitoring raises some from the scores alone).

@@ -10,12 +10,16 @@
 
 mod support;
 
+mod audit;
+mod backup;
 mod caseload;
 mod clinic;
 mod concurrency;
 mod connect;
 mod goals;
 mod isolation;
+mod privacy;
 mod responses;
+mod sealed;
 mod text_packs;
 mod transcripts;

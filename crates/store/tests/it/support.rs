@@ -34,6 +34,7 @@ pub fn registry() -> Registry {
 }
 
 /// A clinic with one clinician, one client, one case and one attended session.
+#[derive(Clone)]
 pub struct World {
     pub clinic_id: String,
     pub clinician_id: String,
