@@ -1,7 +1,13 @@
-//! Embedding throughput (batch 1 and 32) and live per-turn latency, printed as one line each for
-//! `bench/listen_bench.sh`, which runs Python sentence-transformers beside it in the same run.
-//! Inputs come from `bench/listen_gen.py`; the model from $BORDIN_MODEL_DIR or
-//! models/all-MiniLM-L6-v2. Threads: candle's CPU backend follows RAYON_NUM_THREADS.
+//! The Rust side of `bench/listen_bench.sh` (BENCHMARKS.md, "Listening"): embedding throughput
+//! at batch 1 and 32, `Analyzer` on the 60-minute transcript, and the live co-pilot's per-turn
+//! latency. One `rust ...`/`analyze ...`/`live ...` line each, which the script sets beside
+//! Python sentence-transformers measured the same way in the same run.
+//!
+//! Inputs come from `bench/listen_gen.py`; the model from $BORDIN_MODEL_DIR, else
+//! models/all-MiniLM-L6-v2. Threads: candle's CPU backend (and the gemm crate under it) use
+//! RAYON_NUM_THREADS threads, the script sets it to the thread count given to torch.
+//! The vectors of the batch-32 run are written to bench/out/listen_rust_vectors.json so that the
+//! Python side can check both sides computed the same embeddings.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -11,6 +17,17 @@ use std::time::Instant;
 
 use bordin_listen::{parse, Analyzer, Context, Embedder, Format, GoalText, LiveSession, TurnIn};
 
+/// The fastest of `n` runs of `f`, in seconds.
+fn best_of(n: usize, mut f: impl FnMut()) -> f64 {
+    (0..n)
+        .map(|_| {
+            let t0 = Instant::now();
+            f();
+            t0.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let model = std::env::var_os("BORDIN_MODEL_DIR")
@@ -18,33 +35,40 @@ fn main() {
     let sentences = std::fs::read_to_string(root.join("bench/out/listen_sentences.txt"))
         .expect("run bench/listen_gen.py first");
     let sentences: Vec<&str> = sentences.lines().collect();
+    let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "all".into());
 
     let t0 = Instant::now();
     let embedder = Embedder::load(&model).expect("model");
     let load = t0.elapsed().as_secs_f64();
-    embedder.embed_uncached(&sentences[..32]).unwrap(); // warm-up
+    embedder.embed_uncached(&sentences[..64]).unwrap(); // warm-up
 
     let one = &sentences[..128];
-    let t0 = Instant::now();
-    for s in one {
-        embedder.embed_uncached(&[s]).unwrap();
-    }
-    let b1 = one.len() as f64 / t0.elapsed().as_secs_f64();
-    let t0 = Instant::now();
-    embedder.embed_uncached(&sentences).unwrap();
-    let b32 = sentences.len() as f64 / t0.elapsed().as_secs_f64();
+    let b1 = one.len() as f64
+        / best_of(3, || {
+            for s in one {
+                embedder.embed_uncached(&[s]).unwrap();
+            }
+        });
+    let b32 = sentences.len() as f64
+        / best_of(3, || {
+            embedder.embed_uncached(&sentences).unwrap();
+        });
     println!(
-        "rust candle: load {load:.2} s, batch 1 {b1:.1} sentences/s, batch 32 {b32:.1} sentences/s"
+        "rust bordin-listen (candle, {threads} threads): load {load:.2} s, batch 1 {b1:.1} sentences/s, batch 32 {b32:.1} sentences/s"
     );
+    let vectors = embedder.embed_uncached(&sentences).unwrap();
+    std::fs::write(
+        root.join("bench/out/listen_rust_vectors.json"),
+        serde_json::to_string(&vectors).unwrap(),
+    )
+    .unwrap();
 
     // `bordin analyze` in-process on the 60-minute transcript: read, parse, load the model (a
     // fresh analyzer: nothing cached), analyse, serialise. Best of 3.
     let vtt = root.join("bench/out/listen_60min.vtt");
     for with_model in [true, false] {
-        let mut best = f64::INFINITY;
         let mut info = String::new();
-        for _ in 0..3 {
-            let t0 = Instant::now();
+        let best = best_of(3, || {
             let text = std::fs::read_to_string(&vtt).unwrap();
             let t = parse(&text, Format::Vtt).unwrap();
             let analyzer = if with_model {
@@ -54,16 +78,25 @@ fn main() {
             };
             let a = analyzer.analyze(&t, &Context::default());
             let json = serde_json::to_string(&a).unwrap();
-            best = best.min(t0.elapsed().as_secs_f64());
-            info = format!("{} turns, {} KB of JSON", t.turns.len(), json.len() / 1024);
-        }
+            let words: usize = t
+                .turns
+                .iter()
+                .map(|t| t.text.split_whitespace().count())
+                .sum();
+            info = format!(
+                "{} turns, {words} words, {} KB of JSON",
+                t.turns.len(),
+                json.len() / 1024
+            );
+        });
         println!(
-            "analyze 60-minute transcript ({info}), {} model: best of 3 {best:.2} s",
+            "analyze 60-minute transcript in-process ({info}), {} model: best of 3 {best:.2} s",
             if with_model { "with" } else { "without" }
         );
     }
 
-    // Live: every turn of the 60-minute session pushed one by one, each timed.
+    // Live: every turn of the 60-minute session pushed one by one, each timed (embedding the
+    // turn, markers, the updated picture, and its JSON as the server sends it).
     let text = std::fs::read_to_string(&vtt).unwrap();
     let t = parse(&text, Format::Vtt).unwrap();
     let context = Context {
@@ -94,7 +127,6 @@ fn main() {
                 end: turn.end,
             })
             .unwrap();
-        // The server serialises each picture to JSON: count that too.
         let json = serde_json::to_string(&p).unwrap();
         std::hint::black_box(json);
         times.push(t0.elapsed().as_secs_f64() * 1000.0);

@@ -6,13 +6,19 @@
 //! and padding tokens cost as much as real ones. Here the tokens of all sentences of a batch are
 //! packed into one `[tokens, hidden]` matrix: every linear layer is one large matmul (weights
 //! pre-transposed, query/key/value fused into one), no padding is computed, and attention runs per
-//! sentence on its own tokens (so no attention mask is needed). The arithmetic is BERT's
+//! sentence on its own tokens (so no attention mask is needed). Everything between the matmuls
+//! (bias, attention, GELU, residual and layer norm) runs as fused kernels on plain slices
+//! (`kernels.rs`), wrapped as candle custom ops. The arithmetic is BERT's
 //! (Devlin et al., 2019; the same weights and operations as Hugging Face's `BertModel`): the
 //! embedding test against sentence-transformers checks it.
 
-use candle_core::{DType, Device, Module as _, Result, Tensor};
+use candle_core::{
+    CpuStorage, CustomOp1, CustomOp2, Device, Layout, Module as _, Result, Shape, Tensor,
+};
 use candle_nn::VarBuilder;
 use serde::Deserialize;
+
+use crate::kernels;
 
 /// The fields of a BERT `config.json` that the forward pass needs.
 #[derive(Debug, Clone, Deserialize)]
@@ -44,7 +50,8 @@ fn gelu() -> String {
 struct Linear {
     /// `[in, out]`, contiguous: `x @ w` is one plain matmul.
     w: Tensor,
-    b: Tensor,
+    /// Added by the fused kernel that follows the matmul.
+    b: Vec<f32>,
 }
 
 impl Linear {
@@ -53,7 +60,7 @@ impl Linear {
         let b = vb.get(out, &format!("{name}.bias"))?;
         Ok(Linear {
             w: w.t()?.contiguous()?,
-            b,
+            b: b.to_vec1::<f32>()?,
         })
     }
 
@@ -62,32 +69,119 @@ impl Linear {
         let [q, k, v] = parts;
         Ok(Linear {
             w: Tensor::cat(&[&q.w, &k.w, &v.w], 1)?.contiguous()?,
-            b: Tensor::cat(&[&q.b, &k.b, &v.b], 0)?,
+            b: [q.b, k.b, v.b].concat(),
         })
     }
 
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        x.matmul(&self.w)?.broadcast_add(&self.b)
+    /// `x @ w`, without the bias.
+    fn matmul(&self, x: &Tensor) -> Result<Tensor> {
+        x.matmul(&self.w)
     }
 }
 
 struct LayerNorm {
-    w: Tensor,
-    b: Tensor,
+    w: Vec<f32>,
+    b: Vec<f32>,
     eps: f32,
 }
 
 impl LayerNorm {
     fn load(vb: &VarBuilder, name: &str, size: usize, eps: f64) -> Result<LayerNorm> {
         Ok(LayerNorm {
-            w: vb.get(size, &format!("{name}.weight"))?,
-            b: vb.get(size, &format!("{name}.bias"))?,
+            w: vb.get(size, &format!("{name}.weight"))?.to_vec1::<f32>()?,
+            b: vb.get(size, &format!("{name}.bias"))?.to_vec1::<f32>()?,
             eps: eps as f32,
         })
     }
 
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        candle_nn::ops::layer_norm(x, &self.w, &self.b, self.eps)
+    fn norm(&self) -> kernels::Norm<'_> {
+        kernels::Norm {
+            weight: &self.w,
+            bias: &self.b,
+            eps: self.eps,
+        }
+    }
+}
+
+/// The f32 data of a contiguous tensor's storage.
+fn data<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok(&s.as_slice::<f32>()?[a..b]),
+        None => candle_core::bail!("expected a contiguous tensor"),
+    }
+}
+
+/// `LayerNorm(x + bias + residual)` as a candle op (`kernels::add_norm`).
+struct AddNorm<'a> {
+    bias: &'a [f32],
+    norm: &'a LayerNorm,
+}
+
+impl CustomOp2 for AddNorm<'_> {
+    fn name(&self) -> &'static str {
+        "bordin-add-norm"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (x, r) = (data(s1, l1)?, data(s2, l2)?);
+        if x.len() != r.len() || x.len() % self.bias.len() != 0 {
+            candle_core::bail!("add_norm: shapes {:?} and {:?}", l1.shape(), l2.shape());
+        }
+        let out = kernels::add_norm(x, self.bias, r, &self.norm.norm());
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+}
+
+/// `gelu(x + bias)` as a candle op (`kernels::bias_gelu`).
+struct BiasGelu<'a> {
+    bias: &'a [f32],
+    exact: bool,
+}
+
+impl CustomOp1 for BiasGelu<'_> {
+    fn name(&self) -> &'static str {
+        "bordin-bias-gelu"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = data(s, l)?;
+        if x.len() % self.bias.len() != 0 {
+            candle_core::bail!("bias_gelu: shape {:?}", l.shape());
+        }
+        let out = kernels::bias_gelu(x, self.bias, self.exact);
+        Ok((CpuStorage::F32(out), l.shape().clone()))
+    }
+}
+
+/// Self-attention of packed sentences as a candle op (`kernels::attention`): `[tokens,
+/// 3·hidden]` query/key/value without bias in, `[tokens, hidden]` context out.
+struct Attention<'a> {
+    bias: &'a [f32],
+    lens: &'a [usize],
+    heads: usize,
+    head_dim: usize,
+}
+
+impl CustomOp1 for Attention<'_> {
+    fn name(&self) -> &'static str {
+        "bordin-attention"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = data(s, l)?;
+        let hidden = self.heads * self.head_dim;
+        let tokens: usize = self.lens.iter().sum();
+        if x.len() != tokens * 3 * hidden {
+            candle_core::bail!("attention: shape {:?} for {tokens} tokens", l.shape());
+        }
+        let out = kernels::attention(x, self.bias, self.lens, self.heads, self.head_dim);
+        Ok((CpuStorage::F32(out), Shape::from((tokens, hidden))))
     }
 }
 
@@ -104,7 +198,8 @@ struct Layer {
 pub(crate) struct Bert {
     word: candle_nn::Embedding,
     position: Tensor,
-    token_type0: Tensor,
+    /// Token type 0's embedding (every token here is type 0), added as a bias.
+    token_type0: Vec<f32>,
     emb_norm: LayerNorm,
     layers: Vec<Layer>,
     heads: usize,
@@ -132,7 +227,9 @@ impl Bert {
         let position = e.get((c.max_position_embeddings, h), "position_embeddings.weight")?;
         let token_type0 = e
             .get((c.type_vocab_size, h), "token_type_embeddings.weight")?
-            .narrow(0, 0, 1)?;
+            .narrow(0, 0, 1)?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
         let emb_norm = LayerNorm::load(&e, "LayerNorm", h, c.layer_norm_eps)?;
         let mut layers = Vec::with_capacity(c.num_hidden_layers);
         for i in 0..c.num_hidden_layers {
@@ -186,69 +283,62 @@ impl Bert {
             pos.extend(0..s.len() as u32);
         }
         let n = ids.len();
+        let lens: Vec<usize> = seqs.iter().map(|s| s.len()).collect();
         let ids = Tensor::from_vec(ids, n, device)?;
         let pos = Tensor::from_vec(pos, n, device)?;
-        let x = self
-            .word
-            .forward(&ids)?
-            .add(&self.position.index_select(&pos, 0)?)?
-            .broadcast_add(&self.token_type0)?;
-        let mut x = self.emb_norm.forward(&x)?;
-        let scale = 1.0 / (self.head_dim as f64).sqrt();
+        let word = self.word.forward(&ids)?;
+        let position = self.position.index_select(&pos, 0)?;
+        let mut x = word.apply_op2_no_bwd(
+            &position,
+            &AddNorm {
+                bias: &self.token_type0,
+                norm: &self.emb_norm,
+            },
+        )?;
         for layer in &self.layers {
-            let qkv = layer.qkv.forward(&x)?;
-            let mut ctx = Vec::with_capacity(seqs.len());
-            let mut offset = 0;
-            for s in seqs {
-                let len = s.len();
-                let part = qkv.narrow(0, offset, len)?;
-                offset += len;
-                // [len, 3, heads, d] → q, k, v as [heads, len, d]
-                let part = part.reshape((len, 3, self.heads, self.head_dim))?;
-                let q = part
-                    .narrow(1, 0, 1)?
-                    .squeeze(1)?
-                    .transpose(0, 1)?
-                    .contiguous()?;
-                let k = part
-                    .narrow(1, 1, 1)?
-                    .squeeze(1)?
-                    .transpose(0, 1)?
-                    .contiguous()?;
-                let v = part
-                    .narrow(1, 2, 1)?
-                    .squeeze(1)?
-                    .transpose(0, 1)?
-                    .contiguous()?;
-                let scores = (q.matmul(&k.t()?)? * scale)?;
-                let probs = candle_nn::ops::softmax_last_dim(&scores)?;
-                let c = probs.matmul(&v)?; // [heads, len, d]
-                ctx.push(c.transpose(0, 1)?.reshape((len, self.hidden))?);
-            }
-            let ctx = Tensor::cat(&ctx, 0)?;
-            let a = layer.attn_out.forward(&ctx)?;
-            let x1 = layer.attn_norm.forward(&(a + &x)?)?;
-            let inter = layer.inter.forward(&x1)?;
-            let inter = if self.approx_gelu {
-                inter.gelu()?
-            } else {
-                inter.gelu_erf()?
-            };
-            let o = layer.out.forward(&inter)?;
-            x = layer.out_norm.forward(&(o + x1)?)?;
+            let ctx = layer.qkv.matmul(&x)?.apply_op1_no_bwd(&Attention {
+                bias: &layer.qkv.b,
+                lens: &lens,
+                heads: self.heads,
+                head_dim: self.head_dim,
+            })?;
+            let x1 = layer.attn_out.matmul(&ctx)?.apply_op2_no_bwd(
+                &x,
+                &AddNorm {
+                    bias: &layer.attn_out.b,
+                    norm: &layer.attn_norm,
+                },
+            )?;
+            let inter = layer.inter.matmul(&x1)?.apply_op1_no_bwd(&BiasGelu {
+                bias: &layer.inter.b,
+                exact: !self.approx_gelu,
+            })?;
+            x = layer.out.matmul(&inter)?.apply_op2_no_bwd(
+                &x1,
+                &AddNorm {
+                    bias: &layer.out.b,
+                    norm: &layer.out_norm,
+                },
+            )?;
         }
         // Mean over each sentence's tokens, then L2 normalisation.
+        let x = x.flatten_all()?.to_vec1::<f32>()?;
         let mut out = Vec::with_capacity(seqs.len());
-        let mut offset = 0;
-        for s in seqs {
-            let m = x.narrow(0, offset, s.len())?.mean(0)?;
-            offset += s.len();
-            let norm = m.sqr()?.sum_all()?.sqrt()?.to_scalar::<f32>()?.max(1e-12);
-            out.push(
-                (m / f64::from(norm))?
-                    .to_dtype(DType::F32)?
-                    .to_vec1::<f32>()?,
-            );
+        let mut rows = x.chunks_exact(self.hidden);
+        for &len in &lens {
+            let mut m = vec![0.0f32; self.hidden];
+            for row in rows.by_ref().take(len) {
+                for (m, v) in m.iter_mut().zip(row) {
+                    *m += v;
+                }
+            }
+            let norm = m
+                .iter()
+                .map(|v| (v / len as f32).powi(2))
+                .sum::<f32>()
+                .sqrt()
+                .max(1e-12);
+            out.push(m.iter().map(|v| v / len as f32 / norm).collect());
         }
         Ok(out)
     }

@@ -40,6 +40,8 @@ mod bert;
 mod context;
 pub mod eval;
 mod features;
+#[cfg(feature = "semantic")]
+mod kernels;
 mod live;
 mod markers;
 pub mod model;

@@ -1,6 +1,7 @@
 //! The live co-pilot's state: turns arrive one by one (from speech-to-text or a note-taker) and
-//! each is answered with the updated picture. Only the new words are embedded; prototypes and
-//! goal statements are embedded once.
+//! each is answered with the updated picture. Only the new words are embedded (earlier sentences
+//! come from the embedder's cache); prototypes and goal statements are embedded once. After any
+//! sequence of pieces, [`LiveSession::analysis`] equals the batch analysis of the same turns.
 
 use std::sync::Arc;
 
@@ -142,7 +143,6 @@ impl LiveSession {
             .turns
             .last()
             .and_then(|l| Some(turn.start? - l.end.or(l.start)?));
-        let chunk_text = turn.text.clone();
         if merged {
             if let Some(last) = self.transcript.turns.last_mut() {
                 last.text.push(' ');
@@ -164,27 +164,20 @@ impl LiveSession {
         self.context.assign_roles(&mut self.transcript);
         let role = self.transcript.turns[i].role;
 
-        // Semantic: embed the new words only (their sentences).
+        // Semantic: the turn's sentences as they now stand, scored from scratch, so that a turn
+        // that arrives in pieces ends up exactly as the batch analysis sees it (a short piece
+        // joins its neighbour sentence, as `text::sentences` does for the whole turn).
+        // Sentences embedded with an earlier piece come from the embedder's cache: only new
+        // words are computed.
         let mut goal_row: Option<Vec<f64>> = None;
         if let (Some(engine), None) = (self.analyzer.engine(), &self.semantic_failure) {
-            let units = text::sentences(&chunk_text);
+            let whole = &self.transcript.turns[i].text;
+            let units = text::sentences(whole);
             match engine.embed(&units) {
                 Ok(embs) => {
                     let goal_embs = self.goal_embs.as_deref().unwrap_or(&[]);
-                    let s = analysis::score_units(
-                        engine,
-                        role,
-                        &self.transcript.turns[i].text,
-                        &units,
-                        &embs,
-                        goal_embs,
-                    );
-                    if let Some(v) = s.evidence {
-                        let best = self.evidence[i].get_or_insert([f64::NEG_INFINITY; 3]);
-                        for k in 0..3 {
-                            best[k] = best[k].max(v[k]);
-                        }
-                    }
+                    let s = analysis::score_units(engine, role, whole, &units, &embs, goal_embs);
+                    self.evidence[i] = s.evidence;
                     if self.goal_embs.is_some() {
                         goal_row = Some(s.goals);
                     }
@@ -192,27 +185,27 @@ impl LiveSession {
                 Err(err) => self.semantic_failure = Some(format!("semantic part failed: {err}")),
             }
         }
-        let row = match goal_row {
+        self.goal_rows[i] = match goal_row {
             Some(r) => r,
             None => analysis::lexical_goal_row(&self.transcript.turns[i].text, &self.goal_words),
         };
-        for (best, s) in self.goal_rows[i].iter_mut().zip(row) {
-            *best = best.max(s);
-        }
 
-        // Markers on the turn as it now stands; only new subtypes are news.
+        // Markers on the turn as it now stands (replacing what an earlier piece of it showed:
+        // "Busy." alone is a minimal answer, not once the client goes on); only subtypes this
+        // turn did not have yet are news.
         let now = markers::markers_at(&self.transcript, i);
         let mut new_markers = Vec::new();
-        for m in now {
+        for m in &now {
             let known = self
                 .markers
                 .iter()
                 .any(|k| k.turn == i && k.subtype == m.subtype);
             if !known {
                 new_markers.push(m.clone());
-                self.markers.push(m);
             }
         }
+        self.markers.retain(|k| k.turn != i);
+        self.markers.extend(now);
 
         let a = self.analysis();
         let turn = a
@@ -375,7 +368,16 @@ mod tests {
             .unwrap();
         assert!(p.merged);
         assert!(p.new_markers.is_empty());
-        assert_eq!(p.markers_so_far, 2);
+        // "Nothing." followed by a full sentence is no longer a minimal answer; the silence
+        // before it stays.
+        assert_eq!(p.markers_so_far, 1);
+        let now: Vec<String> = live
+            .analysis()
+            .markers
+            .into_iter()
+            .map(|m| m.subtype)
+            .collect();
+        assert_eq!(now, ["long_silence_after_challenge"]);
         assert!(p.goals[0].covered);
         assert_eq!(p.silence.last_end, Some(13.0));
         assert_eq!(live.transcript().turns.len(), 2);

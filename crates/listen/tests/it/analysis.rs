@@ -129,3 +129,111 @@ fn live_session_and_whole_file_analysis_agree_at_the_end() {
     assert_eq!(end.speakers, whole.speakers);
     assert_eq!(end.silences, whole.silences);
 }
+
+/// Replays a transcript through a live session turn by turn (with `split`, each turn arrives
+/// sentence by sentence, as a speech-to-text system sends it) and returns the live analysis.
+pub(crate) fn live_replay(
+    analyzer: Arc<Analyzer>,
+    t: &bordin_listen::Transcript,
+    context: &Context,
+    split: bool,
+) -> bordin_listen::Analysis {
+    let mut live = LiveSession::new(analyzer, context.clone());
+    for turn in &t.turns {
+        let mut pieces: Vec<String> = Vec::new();
+        if split {
+            let mut cur = String::new();
+            for w in turn.text.split_whitespace() {
+                if !cur.is_empty() {
+                    cur.push(' ');
+                }
+                cur.push_str(w);
+                if w.ends_with(['.', '?', '!']) {
+                    pieces.push(std::mem::take(&mut cur));
+                }
+            }
+            if !cur.is_empty() {
+                pieces.push(cur);
+            }
+        } else {
+            pieces.push(turn.text.clone());
+        }
+        let n = pieces.len();
+        for (i, text) in pieces.into_iter().enumerate() {
+            live.push(TurnIn {
+                speaker: turn.speaker.clone(),
+                text,
+                start: if i == 0 { turn.start } else { None },
+                end: if i + 1 == n { turn.end } else { None },
+            })
+            .unwrap();
+        }
+    }
+    live.analysis()
+}
+
+/// Everything but the notes (the batch analysis adds its role-guessing notes) must be equal;
+/// numbers to 1e-6 (embeddings computed one sentence at a time and in a packed batch may differ
+/// in the last bits).
+pub(crate) fn assert_same_analysis(
+    live: &bordin_listen::Analysis,
+    batch: &bordin_listen::Analysis,
+) {
+    fn same(a: &serde_json::Value, b: &serde_json::Value, at: &str) {
+        use serde_json::Value;
+        match (a, b) {
+            (Value::Number(x), Value::Number(y)) => {
+                let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+                assert!((x - y).abs() <= 1e-6 * (1.0 + y.abs()), "{at}: {x} vs {y}");
+            }
+            (Value::Array(x), Value::Array(y)) => {
+                assert_eq!(x.len(), y.len(), "{at}: {a} vs {b}");
+                for (n, (x, y)) in x.iter().zip(y).enumerate() {
+                    same(x, y, &format!("{at}[{n}]"));
+                }
+            }
+            (Value::Object(x), Value::Object(y)) => {
+                assert_eq!(x.len(), y.len(), "{at}");
+                for (k, v) in x {
+                    if at.is_empty() && k == "notes" {
+                        continue;
+                    }
+                    same(v, &y[k], &format!("{at}.{k}"));
+                }
+            }
+            _ => assert_eq!(a, b, "{at}"),
+        }
+    }
+    same(
+        &serde_json::to_value(live).unwrap(),
+        &serde_json::to_value(batch).unwrap(),
+        "",
+    );
+}
+
+#[test]
+fn live_replay_turn_by_turn_and_sentence_by_sentence_equals_the_batch_analysis() {
+    let analyzer = Arc::new(Analyzer::without_model());
+    for (file, format) in [
+        ("session.txt", Format::Txt),
+        ("zoom.vtt", Format::Vtt),
+        ("session.srt", Format::Srt),
+    ] {
+        let t = parse(&data(file), format).unwrap();
+        let c = Context {
+            clinicians: vec!["Lee".into(), "Dr Lee".into()],
+            clients: vec!["Sam".into()],
+            goals: vec![GoalText {
+                id: "g1".into(),
+                text: "Do the breathing practice every evening".into(),
+            }],
+            ..Context::default()
+        };
+        let batch = analyzer.analyze(&t, &c);
+        assert!(batch.turns.len() >= 2, "{file}");
+        for split in [false, true] {
+            let live = live_replay(analyzer.clone(), &t, &c, split);
+            assert_same_analysis(&live, &batch);
+        }
+    }
+}

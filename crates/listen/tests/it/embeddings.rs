@@ -143,3 +143,30 @@ fn alliance_evidence_and_semantic_goal_coverage_with_the_model() {
     assert!(last.goals[0].covered);
     assert!(last.session.semantic);
 }
+
+#[test]
+fn live_replay_with_the_model_equals_the_batch_analysis() {
+    let Some(dir) = model_dir() else { return };
+    let analyzer = Analyzer::load(&dir).unwrap();
+    for (file, format) in [("session.txt", Format::Txt), ("zoom.vtt", Format::Vtt)] {
+        let t = parse(&data(file), format).unwrap();
+        let c = Context {
+            clinicians: vec!["Lee".into(), "Dr Lee".into()],
+            clients: vec!["Sam".into()],
+            goals: vec![GoalText {
+                id: "g1".into(),
+                text: "Do the breathing practice every evening".into(),
+            }],
+            ..Context::default()
+        };
+        let batch = analyzer.analyze(&t, &c);
+        assert!(batch.session.semantic);
+        assert!(batch.turns.iter().any(|t| t.bond.is_some()), "{file}");
+        for split in [false, true] {
+            // A fresh analyzer: nothing cached from the batch run, every piece embedded live.
+            let fresh = Arc::new(Analyzer::load(&dir).unwrap());
+            let live = crate::analysis::live_replay(fresh, &t, &c, split);
+            crate::analysis::assert_same_analysis(&live, &batch);
+        }
+    }
+}
