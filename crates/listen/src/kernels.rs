@@ -6,7 +6,9 @@
 //! (`perf record`, bench/listen_bench.sh inputs, one thread) put those at about 45% of the time
 //! beside 52% in the matrix products. Here each is one pass over the data, split over rayon's
 //! threads (the same pool candle's matmul uses), and GELU's `erf` is a branch-free formula the
-//! compiler vectorises. The arithmetic is unchanged: the embedding test against
+//! compiler vectorises. Each task runs under `pulp::Arch::dispatch`, which detects AVX2/FMA or
+//! AVX-512 at run time and compiles the loops inside for them (safe code, and the binary still
+//! runs on CPUs without them); reductions keep 8 partial sums so that they vectorise too. The arithmetic is unchanged: the embedding test against
 //! sentence-transformers (cosine ≥ 0.999) and the unit tests below check it.
 
 use rayon::prelude::*;
@@ -14,13 +16,49 @@ use rayon::prelude::*;
 /// Rows handed to one rayon task at a time (a row is one token).
 const ROWS_PER_TASK: usize = 16;
 
+/// Sum of `a[i]·b[i]` with 8 partial sums (one SIMD register's worth), so that it vectorises.
+#[inline(always)]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ac
+        .remainder()
+        .iter()
+        .zip(bc.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ac.zip(bc) {
+        for k in 0..8 {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// Sum of `a[i]` with 8 partial sums.
+#[inline(always)]
+fn sum(a: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let c = a.chunks_exact(8);
+    let tail: f32 = c.remainder().iter().sum();
+    for x in c {
+        for k in 0..8 {
+            acc[k] += x[k];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
 /// `e^x` for `x ≤ 0` (clamped at −87, where it underflows to ~1.6e-38), branch-free so that
 /// loops over it vectorise: `2^n · p(r)` with `x = n·ln2 + r`, `|r| ≤ ln2/2`, and `p` the
 /// degree-6 Taylor polynomial of `e^r` (relative error below 2e-7 on that interval).
 #[inline(always)]
 fn exp_neg(x: f32) -> f32 {
     let x = x.clamp(-87.0, 0.0);
-    let n = (x * std::f32::consts::LOG2_E).round();
+    // Round to nearest by adding and removing 1.5·2^23 (exact for |t| < 2^22; here |t| ≤ 126):
+    // plain arithmetic, where `f32::round` is a libm call that stops vectorisation.
+    const MAGIC: f32 = 12_582_912.0;
+    let n = (x * std::f32::consts::LOG2_E + MAGIC) - MAGIC;
     // ln 2 split in two parts so that n·ln2 is exact in the first (Cody–Waite reduction).
     let r = x - n * 0.693_145_75 - n * 1.428_606_8e-6;
     let p = 1.0
@@ -73,20 +111,48 @@ pub(crate) fn bias_gelu(x: &[f32], bias: &[f32], exact: bool) -> Vec<f32> {
     let mut out = vec![0.0f32; x.len()];
     out.par_chunks_mut(cols * ROWS_PER_TASK)
         .zip(x.par_chunks(cols * ROWS_PER_TASK))
-        .for_each(|(o, x)| {
-            for (orow, xrow) in o.chunks_exact_mut(cols).zip(x.chunks_exact(cols)) {
-                if exact {
-                    for ((o, x), b) in orow.iter_mut().zip(xrow).zip(bias) {
-                        *o = gelu_erf(x + b);
-                    }
-                } else {
-                    for ((o, x), b) in orow.iter_mut().zip(xrow).zip(bias) {
-                        *o = gelu_tanh(x + b);
-                    }
-                }
-            }
+        .for_each(|(out, x)| {
+            pulp::Arch::new().dispatch(GeluTask {
+                out,
+                x,
+                bias,
+                exact,
+            });
         });
     out
+}
+
+/// One task of [`bias_gelu`]. A struct rather than a closure so that `with_simd` can be
+/// `inline(always)`: its loops are then compiled inside pulp's AVX2/AVX-512 function.
+struct GeluTask<'a> {
+    out: &'a mut [f32],
+    x: &'a [f32],
+    bias: &'a [f32],
+    exact: bool,
+}
+
+impl pulp::WithSimd for GeluTask<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        let cols = self.bias.len();
+        for (orow, xrow) in self
+            .out
+            .chunks_exact_mut(cols)
+            .zip(self.x.chunks_exact(cols))
+        {
+            if self.exact {
+                for ((o, x), b) in orow.iter_mut().zip(xrow).zip(self.bias) {
+                    *o = gelu_erf(x + b);
+                }
+            } else {
+                for ((o, x), b) in orow.iter_mut().zip(xrow).zip(self.bias) {
+                    *o = gelu_tanh(x + b);
+                }
+            }
+        }
+    }
 }
 
 /// Layer norm weights.
@@ -104,29 +170,54 @@ pub(crate) fn add_norm(x: &[f32], bias: &[f32], residual: &[f32], norm: &Norm<'_
     out.par_chunks_mut(cols * ROWS_PER_TASK)
         .zip(x.par_chunks(cols * ROWS_PER_TASK))
         .zip(residual.par_chunks(cols * ROWS_PER_TASK))
-        .for_each(|((o, x), r)| {
-            for ((orow, xrow), rrow) in o
-                .chunks_exact_mut(cols)
-                .zip(x.chunks_exact(cols))
-                .zip(r.chunks_exact(cols))
-            {
-                let mut sum = 0.0f32;
-                for ((o, x), (b, r)) in orow.iter_mut().zip(xrow).zip(bias.iter().zip(rrow)) {
-                    *o = x + b + r;
-                    sum += *o;
-                }
-                let mean = sum / cols as f32;
-                let mut var = 0.0f32;
-                for o in orow.iter() {
-                    var += (o - mean) * (o - mean);
-                }
-                let inv = 1.0 / (var / cols as f32 + norm.eps).sqrt();
-                for ((o, w), b) in orow.iter_mut().zip(norm.weight).zip(norm.bias) {
-                    *o = (*o - mean) * inv * w + b;
-                }
-            }
+        .for_each(|((out, x), residual)| {
+            pulp::Arch::new().dispatch(AddNormTask {
+                out,
+                x,
+                residual,
+                bias,
+                norm,
+            });
         });
     out
+}
+
+/// One task of [`add_norm`] (see [`GeluTask`] for why a struct).
+struct AddNormTask<'a> {
+    out: &'a mut [f32],
+    x: &'a [f32],
+    residual: &'a [f32],
+    bias: &'a [f32],
+    norm: &'a Norm<'a>,
+}
+
+impl pulp::WithSimd for AddNormTask<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        let cols = self.bias.len();
+        let norm = self.norm;
+        for ((orow, xrow), rrow) in self
+            .out
+            .chunks_exact_mut(cols)
+            .zip(self.x.chunks_exact(cols))
+            .zip(self.residual.chunks_exact(cols))
+        {
+            for ((o, x), (b, r)) in orow.iter_mut().zip(xrow).zip(self.bias.iter().zip(rrow)) {
+                *o = x + b + r;
+            }
+            let mean = sum(orow) / cols as f32;
+            for o in orow.iter_mut() {
+                *o -= mean;
+            }
+            let var = dot(orow, orow) / cols as f32;
+            let inv = 1.0 / (var + norm.eps).sqrt();
+            for ((o, w), b) in orow.iter_mut().zip(norm.weight).zip(norm.bias) {
+                *o = *o * inv * w + b;
+            }
+        }
+    }
 }
 
 /// Multi-head self-attention over packed sentences.
@@ -159,6 +250,57 @@ pub(crate) fn attention(
     }
     let scale = 1.0 / (head_dim as f32).sqrt();
     chunks.into_par_iter().for_each(|(out, qkv)| {
+        pulp::Arch::new().dispatch(AttendTask {
+            out,
+            qkv,
+            qkv_bias,
+            heads,
+            head_dim,
+            scale,
+        });
+    });
+    out
+}
+
+/// One sentence of [`attention`] (see [`GeluTask`] for why a struct).
+struct AttendTask<'a> {
+    out: &'a mut [f32],
+    qkv: &'a [f32],
+    qkv_bias: &'a [f32],
+    heads: usize,
+    head_dim: usize,
+    scale: f32,
+}
+
+impl pulp::WithSimd for AttendTask<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        attend(
+            self.out,
+            self.qkv,
+            self.qkv_bias,
+            self.heads,
+            self.head_dim,
+            self.scale,
+        );
+    }
+}
+
+/// Attention of one sentence: `qkv` its `[len, 3·hidden]` rows, `out` its `[len, hidden]`.
+#[inline(always)]
+fn attend(
+    out: &mut [f32],
+    qkv: &[f32],
+    qkv_bias: &[f32],
+    heads: usize,
+    head_dim: usize,
+    scale: f32,
+) {
+    let hidden = heads * head_dim;
+    let width = 3 * hidden;
+    {
         let len = qkv.len() / width;
         // The sentence's q, k, v with bias, head-major: [3][heads][len][head_dim].
         let mut qkvh = vec![0.0f32; 3 * len * hidden];
@@ -184,8 +326,7 @@ pub(crate) fn attention(
                 let qi = &q[i * head_dim..(i + 1) * head_dim];
                 let mut max = f32::NEG_INFINITY;
                 for (s, kj) in scores.iter_mut().zip(k.chunks_exact(head_dim)) {
-                    let dot: f32 = qi.iter().zip(kj).map(|(a, b)| a * b).sum();
-                    *s = dot * scale;
+                    *s = dot(qi, kj) * scale;
                     max = max.max(*s);
                 }
                 let mut total = 0.0f32;
@@ -205,8 +346,7 @@ pub(crate) fn attention(
                 }
             }
         }
-    });
-    out
+    }
 }
 
 #[cfg(test)]

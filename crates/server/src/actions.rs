@@ -807,7 +807,18 @@ pub async fn response_view(
             shown.response_id, instrument.id
         ))
     })?;
-    let sheet = instrument.score(&answers);
+    let sheet =
+        if shown.source == bordin_core::care::ResponseSource::Import && shown.answers.is_empty() {
+            // A historical import brings scores without item answers: show what was stored,
+            // rather than "not scored" from an empty set of answers.
+            let stored = state
+                .store
+                .stored_scores(access.clinic_id(), &shown.response_id)
+                .await?;
+            imported_sheet(&instrument, &stored)
+        } else {
+            instrument.score(&answers)
+        };
     let history = state
         .store
         .response_history(access.clinic_id(), &shown.response_id)
@@ -820,6 +831,35 @@ pub async fn response_view(
         answers,
         sheet,
     })
+}
+
+/// The score sheet of a response known only by its stored scores (a historical import).
+fn imported_sheet(
+    instrument: &bordin_core::Instrument,
+    stored: &[bordin_store::StoredScore],
+) -> bordin_core::ScoreSheet {
+    let scales = instrument
+        .scales
+        .iter()
+        .map(|def| {
+            let row = stored.iter().find(|s| s.scale_id == def.id);
+            bordin_core::ScaleScore {
+                value: row
+                    .and_then(|s| s.exact.as_deref())
+                    .and_then(|e| e.parse::<bordin_core::Value>().ok()),
+                answered: row.map_or(0, |s| u32::try_from(s.answered).unwrap_or(0)),
+                missing: row.map_or(0, |s| u32::try_from(s.missing).unwrap_or(0)),
+                band: row
+                    .and_then(|s| s.band.as_deref())
+                    .and_then(|label| def.bands.iter().position(|b| b.label == label)),
+            }
+        })
+        .collect();
+    bordin_core::ScoreSheet {
+        scales,
+        flags: Vec::new(),
+        missing: 0,
+    }
 }
 
 /// The outcome of a correction.

@@ -240,6 +240,12 @@ pub async fn scope<F: std::future::Future>(ctx: Arc<AuditContext>, fut: F) -> F:
     CONTEXT.scope(ctx, fut).await
 }
 
+/// The current request's audit context, to carry into work that outlives the request's task
+/// (a WebSocket after its upgrade) with [`scope`].
+pub fn context() -> Option<Arc<AuditContext>> {
+    CONTEXT.try_with(Arc::clone).ok()
+}
+
 /// Names the actor of the current request (the login session's user, a client's link, an API
 /// token). Outside a request this does nothing.
 pub fn set_actor(actor: AuditActor) {

@@ -80,6 +80,19 @@ pub struct FlagRow {
     pub message: String,
 }
 
+/// A score as it was stored with its response (for responses whose answers are not held, such
+/// as historical imports, this is the only record of the score).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredScore {
+    pub scale_id: String,
+    /// The exact value as `num/den` text, when the scale was scored.
+    pub exact: Option<String>,
+    pub answered: i64,
+    pub missing: i64,
+    /// The band's label, when the value fell in one.
+    pub band: Option<String>,
+}
+
 /// A stored response with its answers (item id → exact decimal text).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResponseRow {
@@ -459,6 +472,32 @@ impl Store {
                     flag_id: r.try_get("flag_id")?,
                     severity: r.try_get("severity")?,
                     message: r.try_get("message")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The scores stored with one response.
+    pub async fn stored_scores(
+        &self,
+        clinic_id: &str,
+        response_id: &str,
+    ) -> Result<Vec<StoredScore>> {
+        let rows = sqlx::query(
+            "SELECT scale_id, exact, answered, missing, band FROM scores WHERE clinic_id = $1 AND response_id = $2 ORDER BY scale_id",
+        )
+        .bind(clinic_id)
+        .bind(response_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredScore {
+                    scale_id: r.try_get("scale_id")?,
+                    exact: r.try_get("exact")?,
+                    answered: r.try_get("answered")?,
+                    missing: r.try_get("missing")?,
+                    band: r.try_get("band")?,
                 })
             })
             .collect()

@@ -49,7 +49,7 @@ pub use clinic::{AuthSession, ClinicRow, UserRow};
 pub use credentials::TotpRow;
 pub use forms::{
     AdministrationRow, CaseScoreRow, FlagRow, NewAdministration, NewResponse, ResponseRow,
-    Submitted,
+    StoredScore, Submitted,
 };
 pub use goals::{
     link_id, Actor, CaseLinkRow, Change, ConsentRow, EditKind, FormulationRow, GoalRatingRow,

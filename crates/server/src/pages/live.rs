@@ -183,10 +183,18 @@ pub async fn socket(
     crate::consent::require(&state, &access, ConsentKind::LiveCopilot).await?;
     let context = crate::transcripts::case_context(&state, &access).await?;
     let user_id = user.user.user_id.clone();
+    // The socket outlives this request's task: it keeps the request's audit context, so the
+    // transcript it stores is recorded as the clinician's, from the clinician's address.
+    let audit = bordin_store::audit::context();
     Ok(upgrade
         .max_message_size(live::TURN_MESSAGE_LIMIT)
-        .on_upgrade(move |socket| {
-            live::serve_session(state, access, session.session_id, user_id, context, socket)
+        .on_upgrade(move |socket| async move {
+            let work =
+                live::serve_session(state, access, session.session_id, user_id, context, socket);
+            match audit {
+                Some(ctx) => bordin_store::audit::scope(ctx, work).await,
+                None => work.await,
+            }
         }))
 }
 

@@ -205,6 +205,17 @@ async fn a_live_session_answers_each_turn_with_the_picture_and_markers_as_they_a
         "Sam's two chunks are one turn"
     );
     assert_eq!(t["analysis"]["session"]["confrontation_markers"], 1);
+    // The stored transcript is the clinician's act in the audit trail (the socket keeps the
+    // request's audit context), not an anonymous system write.
+    let entries = crate::audit::all_entries(&app).await;
+    assert!(
+        entries.iter().any(|e| e["action"] == "create"
+            && e["object_type"] == "transcript"
+            && e["object_id"] == rows[0].transcript_id.as_str()
+            && e["actor_id"] == app.clinician.user_id.as_str()
+            && e["source"] == "127.0.0.1"),
+        "the live transcript's entry names the clinician"
+    );
 }
 
 #[tokio::test]

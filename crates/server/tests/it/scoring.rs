@@ -217,3 +217,76 @@ async fn a_clinician_rates_the_session_and_enters_paper_answers() {
 
 // The end-to-end flows, on SQLite and on PostgreSQL.
 bordin_store::both_backends!(a_clinician_rates_the_session_and_enters_paper_answers,);
+
+/// A historical import brings PHQ-9 scores without item answers: the response page shows the
+/// score that was imported (with its band), not "not scored" from the empty answers.
+#[tokio::test]
+async fn an_imported_score_without_answers_is_shown_as_imported() {
+    use bordin_core::care::CaseStatus;
+    use bordin_core::Respondent;
+    use bordin_store::{HistoricalCase, HistoricalResponse, HistoricalSession};
+    let app = spawn_app().await;
+    let phq9 = app.registry.get("phq9").expect("phq9").clone();
+    // The sheet a scores file carries: total 14 (items 1-9 = 2,2,2,2,2,1,1,1,1; the
+    // difficulty item unanswered).
+    let full = bordin_core::Answers::from_values(
+        &phq9,
+        [2, 2, 2, 2, 2, 1, 1, 1, 1]
+            .iter()
+            .map(|&v| Some(bordin_core::Value::from_integer(v)))
+            .chain(std::iter::once(None))
+            .collect(),
+    )
+    .unwrap();
+    let sheet = phq9.score(&full);
+    let case = HistoricalCase {
+        key: "hist-1".into(),
+        client_code: "HIST-1".into(),
+        status: CaseStatus::Closed,
+        opened_on: "2024-01-10".into(),
+        closed_on: Some("2024-04-10".into()),
+        sessions: vec![HistoricalSession {
+            number: 1,
+            held_on: "2024-01-10".into(),
+            responses: vec![HistoricalResponse {
+                instrument: &phq9,
+                respondent: Respondent::Client,
+                answers: bordin_core::Answers::parse(&phq9, std::iter::empty()).unwrap(),
+                sheet,
+                submitted_at: 1_704_888_000_000,
+            }],
+        }],
+    };
+    app.store
+        .import_history(&app.clinic_a, &[case], "import:scores", 1_704_888_000_000)
+        .await
+        .unwrap();
+    let client = app
+        .store
+        .client_by_code(&app.clinic_a, "HIST-1")
+        .await
+        .unwrap()
+        .unwrap();
+    let case_id = app
+        .store
+        .case_ids_of_client(&app.clinic_a, &client.client_id)
+        .await
+        .unwrap()
+        .remove(0);
+    let scores = app
+        .store
+        .case_scores(&app.clinic_a, &case_id)
+        .await
+        .unwrap();
+    let response_id = &scores[0].response_id;
+
+    let admin = app.login(&app.admin).await;
+    let page = admin.get(&format!("/responses/{response_id}")).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    let start = html.find("id=\"response-scores\"").expect("scores list");
+    let scores_html = &html[start..start + html[start..].find("</ul>").unwrap()];
+    assert!(scores_html.contains("<strong>14</strong>"), "{scores_html}");
+    assert!(scores_html.contains(">moderate<"), "{scores_html}");
+    assert!(!scores_html.contains("not scored"), "{scores_html}");
+}
