@@ -55,22 +55,7 @@ pub fn upgrade_allowed(
     if !constant_time_eq(csrf, &user.csrf) {
         return false;
     }
-    let Some(origin) = headers.get("origin").and_then(|v| v.to_str().ok()) else {
-        return true;
-    };
-    let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
-    let host = headers
-        .get("host")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !host.is_empty() && origin_host.eq_ignore_ascii_case(host) {
-        return true;
-    }
-    state
-        .config
-        .public_url
-        .as_deref()
-        .is_some_and(|p| p.trim_end_matches('/').eq_ignore_ascii_case(origin))
+    crate::security::same_origin(state, headers)
 }
 
 // ---------------------------------------------------------------------------------------------

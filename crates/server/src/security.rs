@@ -468,3 +468,37 @@ mod tests {
         assert!(rules.breached.contains(&sha1("this is a listed one")));
     }
 }
+
+/// Whether a browser request comes from Bordin's own pages. Browsers say where a request
+/// comes from in `Sec-Fetch-Site` (Fetch Metadata): only `same-origin` or `none` (typed or
+/// bookmarked) pass. Without it, an `Origin` must be this server's own (the `Host` it was sent
+/// to, or the configured public URL); `Origin: null` passes, since Bordin's own
+/// `Referrer-Policy: no-referrer` makes a browser send it on same-origin form posts. A request
+/// with neither header is not a browser's cross-site request and passes. Used where no session
+/// CSRF token can exist yet or be sent: the login form (against login CSRF; OWASP CSRF
+/// Prevention Cheat Sheet, "Fetch Metadata headers" and "Verifying Origin with standard
+/// headers") and the live co-pilot's WebSocket upgrade.
+pub fn same_origin(state: &crate::state::AppState, headers: &axum::http::HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return site.eq_ignore_ascii_case("same-origin") || site.eq_ignore_ascii_case("none");
+    }
+    let Some(origin) = headers.get("origin").and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    if origin == "null" {
+        return true;
+    }
+    let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+    let host = headers
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !host.is_empty() && origin_host.eq_ignore_ascii_case(host) {
+        return true;
+    }
+    state
+        .config
+        .public_url
+        .as_deref()
+        .is_some_and(|p| p.trim_end_matches('/').eq_ignore_ascii_case(origin))
+}

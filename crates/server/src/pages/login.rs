@@ -1,7 +1,7 @@
 //! Login and logout.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use axum_extra::extract::CookieJar;
@@ -57,12 +57,19 @@ pub struct LoginInput {
 pub async fn submit(
     State(state): State<AppState>,
     SourceAddress(source): SourceAddress,
+    headers: HeaderMap,
     jar: CookieJar,
     Form(input): Form<LoginInput>,
 ) -> Result<Response, AppError> {
     let refused = |status, message: &str, code_needed| {
         Ok((status, login_page(&input.email, Some(message), code_needed)).into_response())
     };
+    // No session exists yet to hold a CSRF token: a login posted from another site's page
+    // (login CSRF: signing the victim into an account the attacker controls) is refused by its
+    // Origin before any password is checked.
+    if !crate::security::same_origin(&state, &headers) {
+        return refused(StatusCode::FORBIDDEN, CROSS_SITE, false);
+    }
     match auth::login(
         &state,
         &input.email,
@@ -86,6 +93,8 @@ pub async fn submit(
     }
 }
 
+pub const CROSS_SITE: &str =
+    "This sign-in came from another site's page. Open Bordin's own sign-in page and try again.";
 pub const REFUSED: &str = "That email and password do not match an account.";
 pub const CODE_REFUSED: &str =
     "That code does not match, or it was used already: type the newest code from your authenticator app.";

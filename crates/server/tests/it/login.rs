@@ -256,3 +256,49 @@ async fn state_changing_requests_without_csrf_are_refused() {
         .await;
     assert_eq!(status, StatusCode::CREATED);
 }
+
+/// Login CSRF: a sign-in posted from another site's page is refused before the password is
+/// checked, even a correct one; the same sign-in from Bordin's own page (its Origin) or without
+/// an Origin (not a browser's cross-site request) logs in.
+#[tokio::test]
+async fn a_login_posted_from_another_site_is_refused() {
+    let app = spawn_app().await;
+    let http = no_redirects();
+    let form = [
+        ("email", app.clinician.email.as_str()),
+        ("password", PASSWORD),
+    ];
+    let r = http
+        .post(app.url("/login"))
+        .header("origin", "https://evil.example")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(
+        r.headers().get("set-cookie").is_none(),
+        "no session from a cross-site sign-in"
+    );
+    assert!(r.text().await.unwrap().contains("another site"));
+    // A browser that hides the Origin ("null") still says where the request came from.
+    let r = http
+        .post(app.url("/login"))
+        .header("origin", "null")
+        .header("sec-fetch-site", "cross-site")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    let r = http
+        .post(app.url("/login"))
+        .header("origin", app.base.as_str())
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(r.headers().get("set-cookie").is_some());
+}
