@@ -185,17 +185,9 @@ async fn get_transcript(
     Path((case_id, transcript_id)): Path<(String, String)>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let access = policy::case(&state, &user, &case_id).await?;
-    let body = transcript_json(&state, &access, &transcript_id).await?;
-    crate::audit::read(
-        &state,
-        access.clinic_id(),
-        "transcript",
-        &transcript_id,
-        Some(&case_id),
-        bordin_store::Outcome::Ok,
-    )
-    .await?;
-    Ok(Json(body))
+    Ok(Json(
+        transcript_json(&state, &access, &transcript_id).await?,
+    ))
 }
 
 /// The transcripts of a case with their summaries, and the active goals not talked about in the

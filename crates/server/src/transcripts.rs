@@ -564,6 +564,16 @@ pub async fn report(
     transcript_id: &str,
 ) -> Result<Report, AppError> {
     let row = transcript_of_case(state, access, transcript_id).await?;
+    // The one place a transcript's words are read for showing (page and JSON): one audit entry.
+    crate::audit::read(
+        state,
+        access.clinic_id(),
+        "transcript",
+        transcript_id,
+        Some(access.case_id()),
+        bordin_store::Outcome::Ok,
+    )
+    .await?;
     let session = state
         .store
         .session(access.clinic_id(), &row.session_id)

@@ -486,15 +486,6 @@ pub async fn show(
 ) -> Result<Response, AppError> {
     let access = policy::case(&state, &user, &case_id).await?;
     let r = tr::report(&state, &access, &transcript_id).await?;
-    crate::audit::read(
-        &state,
-        access.clinic_id(),
-        "transcript",
-        &transcript_id,
-        Some(&case_id),
-        bordin_store::Outcome::Ok,
-    )
-    .await?;
     if r.transcript.status == TranscriptStatus::NeedsRoles {
         return Ok(Redirect::to(&format!(
             "/cases/{case_id}/transcripts/{transcript_id}/roles"
