@@ -387,6 +387,9 @@ fn fetch_into(dir: &Path, work: &Path) -> Result<()> {
         }
         return Err(anyhow::Error::new(e).context("the fetched model failed its check"));
     }
+    // Loading once embeds Bordin's fixed statements and caches them in the folder, so the
+    // first analysis does not pay for it (a read-only folder just means no cache).
+    let _ = Analyzer::load(dir);
     Ok(())
 }
 

@@ -33,6 +33,8 @@ pub struct Embedder {
     model: Bert,
     tokenizer: Tokenizer,
     device: Device,
+    /// The embedding size (`hidden_size`: 384 for this model).
+    dim: usize,
     cache: Mutex<HashMap<String, Vec<f32>>>,
 }
 
@@ -71,6 +73,7 @@ impl Embedder {
             model,
             tokenizer,
             device,
+            dim: config.hidden_size,
             cache: Mutex::new(HashMap::new()),
         })
     }
@@ -145,16 +148,26 @@ pub(crate) struct Engine {
 impl Engine {
     pub(crate) fn load(dir: &Path) -> Result<Engine, ModelError> {
         let embedder = Embedder::load(dir)?;
-        let mut protos: [[Vec<Vec<f32>>; 3]; 2] = Default::default();
-        for (side, sets) in [prototypes::CLIENT, prototypes::CLINICIAN]
+        // Every statement in one list (client sets, clinician sets, neutral turns), embedded in
+        // one call or read from the folder's cache.
+        let sets: Vec<&[&str]> = prototypes::CLIENT
             .iter()
-            .enumerate()
-        {
-            for (k, set) in sets.iter().enumerate() {
-                protos[side][k] = embedder.embed(set)?;
-            }
+            .chain(prototypes::CLINICIAN.iter())
+            .copied()
+            .chain(std::iter::once(prototypes::NEUTRAL))
+            .collect();
+        let all: Vec<&str> = sets.iter().flat_map(|s| s.iter().copied()).collect();
+        let vectors = statement_vectors(&embedder, dir, &all)?;
+        let mut vectors = vectors.into_iter();
+        let mut protos: [[Vec<Vec<f32>>; 3]; 2] = Default::default();
+        let mut set_vectors: Vec<Vec<Vec<f32>>> = sets
+            .iter()
+            .map(|s| vectors.by_ref().take(s.len()).collect())
+            .collect();
+        let neutral = set_vectors.pop().unwrap_or_default();
+        for (i, v) in set_vectors.into_iter().enumerate() {
+            protos[i / 3][i % 3] = v;
         }
-        let neutral = embedder.embed(prototypes::NEUTRAL)?;
         let mut background = [[Background { mean: 0.0, sd: 1.0 }; 3]; 2];
         for side in 0..2 {
             for k in 0..3 {
@@ -199,4 +212,81 @@ fn best_similarity(v: &[f32], set: &[Vec<f32>]) -> f64 {
     set.iter()
         .map(|p| crate::analysis::cosine(v, p))
         .fold(f64::NEG_INFINITY, f64::max)
+}
+
+/// The embeddings of Bordin's fixed statements (prototypes and neutral turns), in order.
+///
+/// They depend only on the model and the statements, yet cost a quarter of a 60-minute
+/// analysis to compute, so they are cached in the model folder in a file whose name carries a
+/// hash of everything they depend on (the pinned model and tokenizer hashes, `config.json`,
+/// the token limit and every statement): a changed statement or model gets a new file, never a
+/// stale one. A missing, short or unreadable cache is recomputed; a folder that cannot be
+/// written to (read-only installs) just means computing them at every start.
+fn statement_vectors(
+    embedder: &Embedder,
+    dir: &Path,
+    statements: &[&str],
+) -> Result<Vec<Vec<f32>>, ModelError> {
+    let path = dir.join(format!(
+        "bordin-statements-{}.f32",
+        statements_key(dir, statements)
+    ));
+    if let Some(v) = read_vectors(&path, statements.len(), embedder.dim) {
+        return Ok(v);
+    }
+    let vectors = embedder.embed(statements)?;
+    write_vectors(&path, &vectors, embedder.dim);
+    Ok(vectors)
+}
+
+fn statements_key(dir: &Path, statements: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"bordin-statements-v1");
+    for (file, sha) in model::PINNED {
+        h.update(file.as_bytes());
+        h.update(sha.as_bytes());
+    }
+    // config.json is not pinned; it shapes the model, so it is part of the key.
+    h.update(std::fs::read(dir.join("config.json")).unwrap_or_default());
+    h.update(MAX_TOKENS.to_le_bytes());
+    for s in statements {
+        h.update((s.len() as u64).to_le_bytes());
+        h.update(s.as_bytes());
+    }
+    let digest = h.finalize();
+    digest[..12].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `count` vectors of `dim` little-endian f32s, or `None` when the file is missing, not
+/// exactly that size, or holds a value that is not a finite number.
+fn read_vectors(path: &Path, count: usize, dim: usize) -> Option<Vec<Vec<f32>>> {
+    let bytes = std::fs::read(path).ok()?;
+    if dim == 0 || bytes.len() != count * dim * 4 {
+        return None;
+    }
+    let floats: Vec<f32> = bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    if floats.iter().any(|x| !x.is_finite()) {
+        return None;
+    }
+    Some(floats.chunks_exact(dim).map(<[f32]>::to_vec).collect())
+}
+
+/// Writes the cache through a temporary file and a rename, so a reader never sees half a file.
+/// Failing to write is not an error (see [`statement_vectors`]).
+fn write_vectors(path: &Path, vectors: &[Vec<f32>], dim: usize) {
+    if vectors.iter().any(|v| v.len() != dim) {
+        return;
+    }
+    let bytes: Vec<u8> = vectors
+        .iter()
+        .flat_map(|v| v.iter().flat_map(|x| x.to_le_bytes()))
+        .collect();
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    if std::fs::write(&tmp, bytes).is_ok() && std::fs::rename(&tmp, path).is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
 }

@@ -12,7 +12,7 @@
 use axum::extract::Request;
 use axum::extract::State;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use bordin_store::{AuditActor, AuditContext, AuditEvent, Outcome};
 
 use crate::error::AppError;
@@ -21,11 +21,21 @@ use crate::state::AppState;
 /// Middleware: runs the request inside its audit context. The source is the request's source
 /// address as the access rules see it ([`crate::routes::source_address`]: the peer, or the
 /// proxy's X-Forwarded-For when configured to trust it).
+///
+/// The context defers read entries ([`AuditContext::deferring`]): they are written with the
+/// request's first write, or here once the handler is done and before its response leaves. If
+/// that last write fails, the response is replaced by the storage error: nothing read leaves
+/// unrecorded.
 pub async fn context(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
     let source = crate::routes::source_address(&state, &parts);
-    let ctx = AuditContext::new(&source);
-    bordin_store::audit::scope(ctx, next.run(Request::from_parts(parts, body))).await
+    let ctx = AuditContext::deferring(&source);
+    let response =
+        bordin_store::audit::scope(ctx.clone(), next.run(Request::from_parts(parts, body))).await;
+    match state.store.finish_request_audit(&ctx).await {
+        Ok(()) => response,
+        Err(e) => AppError::from(e).into_response(),
+    }
 }
 
 /// Names the logged-in user as the actor of the current request.

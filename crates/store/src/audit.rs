@@ -208,15 +208,88 @@ pub struct AuditContext {
     /// Reads already recorded in this request (an access rule and its handler both check the
     /// same case: one entry).
     reads: Mutex<Vec<String>>,
+    /// Entries for reads and denials not yet written (see [`AuditContext::deferring`]).
+    deferred: Mutex<Deferred>,
+}
+
+/// A request's read entries held until they can share a commit.
+#[derive(Debug, Default)]
+struct Deferred {
+    /// True while entries may be held: from the start of a deferring request until
+    /// [`Store::finish_request_audit`] closes it.
+    open: bool,
+    entries: Vec<Unwritten>,
 }
 
 impl AuditContext {
+    /// A context whose every entry is written when it is recorded (the CLI, tests, work
+    /// outside a request).
     pub fn new(source: &str) -> Arc<Self> {
+        Self::with_deferral(source, false)
+    }
+
+    /// A request's context whose read and denial entries are held in memory and written with
+    /// the request's first write that commits (in that write's transaction, before its own
+    /// entry) or, failing that, by [`Store::finish_request_audit`] before the response leaves.
+    /// So a request that reads a record and then writes costs one commit, not two, and no
+    /// response carrying client data leaves before its read entry is durable (the server's
+    /// middleware turns a failed final write into an error response).
+    pub fn deferring(source: &str) -> Arc<Self> {
+        Self::with_deferral(source, true)
+    }
+
+    fn with_deferral(source: &str, open: bool) -> Arc<Self> {
         Arc::new(Self {
             source: source.to_owned(),
             actor: Mutex::new(None),
             reads: Mutex::new(Vec::new()),
+            deferred: Mutex::new(Deferred {
+                open,
+                entries: Vec::new(),
+            }),
         })
+    }
+
+    /// Holds `entry` when this context defers; gives it back to be written now otherwise.
+    fn defer(&self, entry: Unwritten) -> Option<Unwritten> {
+        match self.deferred.lock() {
+            Ok(mut d) if d.open => {
+                d.entries.push(entry);
+                None
+            }
+            _ => Some(entry),
+        }
+    }
+
+    /// The held entries, taken to be written by the caller.
+    fn take_deferred(&self) -> Vec<Unwritten> {
+        self.deferred
+            .lock()
+            .map(|mut d| std::mem::take(&mut d.entries))
+            .unwrap_or_default()
+    }
+
+    /// Puts back entries whose write did not commit, ahead of any held since.
+    fn restore_deferred(&self, mut entries: Vec<Unwritten>) {
+        if entries.is_empty() {
+            return;
+        }
+        if let Ok(mut d) = self.deferred.lock() {
+            entries.append(&mut d.entries);
+            d.entries = entries;
+        }
+    }
+
+    /// Stops deferring (later entries, e.g. from a WebSocket that outlives the request, are
+    /// written at once) and returns what is still held.
+    fn close_deferred(&self) -> Vec<Unwritten> {
+        self.deferred
+            .lock()
+            .map(|mut d| {
+                d.open = false;
+                std::mem::take(&mut d.entries)
+            })
+            .unwrap_or_default()
     }
     pub fn source(&self) -> &str {
         &self.source
@@ -270,6 +343,25 @@ pub fn first_read(key: &str) -> bool {
         .unwrap_or(true)
 }
 
+/// The current request's context and the read entries it holds, taken to be written by the
+/// caller (who gives them back with [`give_back`] if its write does not commit).
+pub(crate) fn take_held() -> (Option<Arc<AuditContext>>, Vec<Unwritten>) {
+    match CONTEXT.try_with(Arc::clone) {
+        Ok(ctx) => {
+            let held = ctx.take_deferred();
+            (Some(ctx), held)
+        }
+        Err(_) => (None, Vec::new()),
+    }
+}
+
+/// Gives held entries back to the request they were taken from (their write failed).
+pub(crate) fn give_back(ctx: Option<&Arc<AuditContext>>, held: Vec<Unwritten>) {
+    if let Some(c) = ctx {
+        c.restore_deferred(held);
+    }
+}
+
 /// The current request's actor and source address; `system` and `local` outside a request.
 pub fn current() -> (AuditActor, String) {
     CONTEXT
@@ -285,11 +377,47 @@ pub fn current() -> (AuditActor, String) {
 // ---------------------------------------------------------------------------------------------
 // Appending
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     let d = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// An entry not yet in its chain: everything but its place (sequence number and hashes).
+#[derive(Debug, Clone)]
+pub(crate) struct Unwritten {
+    clinic_id: String,
+    at: i64,
+    actor: AuditActor,
+    action: String,
+    object_type: String,
+    object_id: String,
+    case_id: Option<String>,
+    outcome: Outcome,
+    source: String,
+}
+
+impl Unwritten {
+    pub(crate) fn new(event: &AuditEvent<'_>, actor: AuditActor, source: String, at: i64) -> Self {
+        Self {
+            clinic_id: event.clinic_id.to_owned(),
+            at,
+            actor,
+            action: event.action.to_owned(),
+            object_type: event.object_type.to_owned(),
+            object_id: event.object_id.to_owned(),
+            case_id: event.case_id.map(str::to_owned),
+            outcome: event.outcome,
+            source,
+        }
+    }
+
+    /// `event` by the current request's actor, now.
+    fn current(event: &AuditEvent<'_>) -> Self {
+        let (actor, source) = current();
+        Self::new(event, actor, source, now_ms())
+    }
 }
 
 /// Appends `event` to its clinic's chain inside `tx` (which must be a write transaction: on
@@ -299,80 +427,123 @@ pub(crate) async fn record_in_tx(
     tx: &mut Transaction<'static, Any>,
     event: &AuditEvent<'_>,
 ) -> Result<AuditEntry> {
-    let (actor, source) = current();
-    append(tx, event, &actor, &source, now_ms()).await
+    let mut written = append_all(tx, &[Unwritten::current(event)]).await?;
+    written
+        .pop()
+        .ok_or_else(|| StoreError::Corrupt("audit append wrote nothing".into()))
 }
 
-async fn append(
+/// Appends `entries` to their clinics' chains inside `tx`, in order within each clinic: per
+/// clinic one head read, one insert of all its entries and one head update. Clinics' heads are locked
+/// in the order of their ids, so two transactions spanning the same clinics cannot deadlock.
+pub(crate) async fn append_all(
     tx: &mut Transaction<'static, Any>,
-    event: &AuditEvent<'_>,
-    actor: &AuditActor,
-    source: &str,
-    at: i64,
-) -> Result<AuditEntry> {
-    sqlx::query(
-        "INSERT INTO audit_heads (clinic_id, seq, hash) VALUES ($1, 0, $2) ON CONFLICT (clinic_id) DO NOTHING",
-    )
-    .bind(event.clinic_id)
-    .bind(GENESIS)
-    .execute(&mut **tx)
-    .await?;
-    // SQLite's write transaction already excludes every other writer; PostgreSQL locks the row.
+    entries: &[Unwritten],
+) -> Result<Vec<AuditEntry>> {
+    let mut clinics: Vec<&str> = entries.iter().map(|e| e.clinic_id.as_str()).collect();
+    clinics.sort_unstable();
+    clinics.dedup();
+    let mut written = Vec::with_capacity(entries.len());
+    for clinic in clinics {
+        let (mut seq, mut prev_hash) = lock_head(tx, clinic).await?;
+        let mut chained: Vec<AuditEntry> = Vec::new();
+        for u in entries.iter().filter(|e| e.clinic_id == clinic) {
+            let mut entry = AuditEntry {
+                clinic_id: u.clinic_id.clone(),
+                seq: seq + 1,
+                at: u.at,
+                actor_kind: u.actor.kind.clone(),
+                actor_id: u.actor.id.clone(),
+                action: u.action.clone(),
+                object_type: u.object_type.clone(),
+                object_id: u.object_id.clone(),
+                case_id: u.case_id.clone(),
+                outcome: u.outcome.as_str().to_owned(),
+                source: u.source.clone(),
+                prev_hash,
+                hash: String::new(),
+            };
+            entry.hash = AuditEntry::chain_hash(&entry.prev_hash, &entry);
+            seq = entry.seq;
+            prev_hash = entry.hash.clone();
+            chained.push(entry);
+        }
+        for chunk in chained.chunks(ENTRIES_PER_STATEMENT) {
+            insert_entries(tx, chunk).await?;
+        }
+        // The head moves once, to the last entry (trigger `audit_heads_move_by_one`: only
+        // forward, and only to an entry of the chain).
+        sqlx::query("UPDATE audit_heads SET seq = $2, hash = $3 WHERE clinic_id = $1")
+            .bind(clinic)
+            .bind(seq)
+            .bind(&prev_hash)
+            .execute(&mut **tx)
+            .await?;
+        written.extend(chained);
+    }
+    Ok(written)
+}
+
+/// Entries per INSERT: 13 values each, well under SQLite's and PostgreSQL's bound-value limits.
+const ENTRIES_PER_STATEMENT: usize = 64;
+
+/// Inserts chained entries with one statement.
+async fn insert_entries(tx: &mut Transaction<'static, Any>, entries: &[AuditEntry]) -> Result<()> {
+    let sql = format!(
+        "INSERT INTO audit_log ({ENTRY_COLUMNS}) VALUES {}",
+        crate::values_list(entries.len(), 13, 0)
+    );
+    let mut q = sqlx::query(&sql);
+    for e in entries {
+        q = q
+            .bind(&e.clinic_id)
+            .bind(e.seq)
+            .bind(e.at)
+            .bind(&e.actor_kind)
+            .bind(&e.actor_id)
+            .bind(&e.action)
+            .bind(&e.object_type)
+            .bind(&e.object_id)
+            .bind(e.case_id.as_deref())
+            .bind(&e.outcome)
+            .bind(&e.source)
+            .bind(&e.prev_hash)
+            .bind(&e.hash);
+    }
+    q.execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Reads (on PostgreSQL: locks) a clinic's chain head, creating it at the genesis hash for the
+/// clinic's first entry. SQLite's write transaction already excludes every other writer.
+async fn lock_head(tx: &mut Transaction<'static, Any>, clinic_id: &str) -> Result<(i64, String)> {
     let lock = if tx.backend_name() == "PostgreSQL" {
         " FOR UPDATE"
     } else {
         ""
     };
-    let head = sqlx::query(&format!(
-        "SELECT seq, hash FROM audit_heads WHERE clinic_id = $1{lock}"
-    ))
-    .bind(event.clinic_id)
-    .fetch_one(&mut **tx)
-    .await?;
-    let prev_seq: i64 = head.try_get("seq")?;
-    let prev_hash: String = head.try_get("hash")?;
-    let mut entry = AuditEntry {
-        clinic_id: event.clinic_id.to_owned(),
-        seq: prev_seq + 1,
-        at,
-        actor_kind: actor.kind.clone(),
-        actor_id: actor.id.clone(),
-        action: event.action.to_owned(),
-        object_type: event.object_type.to_owned(),
-        object_id: event.object_id.to_owned(),
-        case_id: event.case_id.map(str::to_owned),
-        outcome: event.outcome.as_str().to_owned(),
-        source: source.to_owned(),
-        prev_hash,
-        hash: String::new(),
-    };
-    entry.hash = AuditEntry::chain_hash(&entry.prev_hash, &entry);
-    sqlx::query(
-        "INSERT INTO audit_log (clinic_id, seq, at, actor_kind, actor_id, action, object_type, object_id, case_id, outcome, source, prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-    )
-    .bind(&entry.clinic_id)
-    .bind(entry.seq)
-    .bind(entry.at)
-    .bind(&entry.actor_kind)
-    .bind(&entry.actor_id)
-    .bind(&entry.action)
-    .bind(&entry.object_type)
-    .bind(&entry.object_id)
-    .bind(entry.case_id.as_deref())
-    .bind(&entry.outcome)
-    .bind(&entry.source)
-    .bind(&entry.prev_hash)
-    .bind(&entry.hash)
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query("UPDATE audit_heads SET seq = $2, hash = $3 WHERE clinic_id = $1")
-        .bind(&entry.clinic_id)
-        .bind(entry.seq)
-        .bind(&entry.hash)
+    let select = format!("SELECT seq, hash FROM audit_heads WHERE clinic_id = $1{lock}");
+    for _ in 0..2 {
+        if let Some(head) = sqlx::query(&select)
+            .bind(clinic_id)
+            .fetch_optional(&mut **tx)
+            .await?
+        {
+            return Ok((head.try_get("seq")?, head.try_get("hash")?));
+        }
+        // A clinic's first entry: two first appends may race here; the loser's insert does
+        // nothing and its second read waits for (PostgreSQL) or sees (SQLite) the winner's row.
+        sqlx::query(
+            "INSERT INTO audit_heads (clinic_id, seq, hash) VALUES ($1, 0, $2) ON CONFLICT (clinic_id) DO NOTHING",
+        )
+        .bind(clinic_id)
+        .bind(GENESIS)
         .execute(&mut **tx)
         .await?;
-    Ok(entry)
+    }
+    Err(StoreError::Corrupt(format!(
+        "the audit chain head of clinic {clinic_id} could not be read after it was created"
+    )))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -464,13 +635,41 @@ const ENTRY_COLUMNS: &str = "clinic_id, seq, at, actor_kind, actor_id, action, o
 const VERIFY_BATCH: i64 = 5_000;
 
 impl Store {
-    /// Appends one entry in its own write transaction: for reads and denials (writes record
-    /// theirs inside the write's own transaction).
+    /// Records a read or a denial. Inside a deferring request ([`AuditContext::deferring`]) the
+    /// entry is held and written with the request's next write or at its end; otherwise it is
+    /// appended now in its own write transaction. (Writes record theirs inside the write's own
+    /// transaction.)
     pub async fn audit(&self, event: &AuditEvent<'_>) -> Result<()> {
-        let mut tx = self.write_tx().await?;
-        record_in_tx(&mut tx, event).await?;
-        tx.commit().await?;
+        let entry = Unwritten::current(event);
+        let entry = match CONTEXT.try_with(Arc::clone) {
+            Ok(ctx) => match ctx.defer(entry) {
+                Some(entry) => entry,
+                None => return Ok(()),
+            },
+            Err(_) => entry,
+        };
+        self.append_now(std::slice::from_ref(&entry)).await?;
         Ok(())
+    }
+
+    /// Ends a request's deferral: writes every entry it still holds, in one transaction (none:
+    /// no transaction). Entries recorded after this (a WebSocket that outlives its request) are
+    /// written at once. An error here means the request's reads were not recorded: the caller
+    /// must not send the request's response.
+    pub async fn finish_request_audit(&self, ctx: &AuditContext) -> Result<()> {
+        let held = ctx.close_deferred();
+        if held.is_empty() {
+            return Ok(());
+        }
+        self.append_now(&held).await?;
+        Ok(())
+    }
+
+    async fn append_now(&self, entries: &[Unwritten]) -> Result<Vec<AuditEntry>> {
+        let mut tx = self.write_tx().await?;
+        let written = append_all(&mut tx, entries).await?;
+        tx.commit().await?;
+        Ok(written)
     }
 
     /// Appends one entry with an explicit actor and source (for callers outside a request
@@ -482,10 +681,11 @@ impl Store {
         source: &str,
         at: i64,
     ) -> Result<AuditEntry> {
-        let mut tx = self.write_tx().await?;
-        let entry = append(&mut tx, event, actor, source, at).await?;
-        tx.commit().await?;
-        Ok(entry)
+        let entry = Unwritten::new(event, actor.clone(), source.to_owned(), at);
+        let mut written = self.append_now(std::slice::from_ref(&entry)).await?;
+        written
+            .pop()
+            .ok_or_else(|| StoreError::Corrupt("audit append wrote nothing".into()))
     }
 
     /// Entries of a clinic, newest first, filtered.
@@ -682,5 +882,34 @@ impl Store {
         event: AuditEvent<'_>,
     ) -> Result<()> {
         record_in_tx(tx, &event).await.map(|_| ())
+    }
+
+    /// Appends the entry for a write as the transaction's last step and commits it, together
+    /// with the read entries the current request still holds (they precede it in the chain):
+    /// a request that opens a record and writes to it commits once. If the append or the commit
+    /// fails, the held entries go back to the request, to be written by its next write or at
+    /// its end.
+    pub(crate) async fn record_and_commit(
+        &self,
+        mut tx: Transaction<'static, Any>,
+        event: AuditEvent<'_>,
+    ) -> Result<()> {
+        let ctx = CONTEXT.try_with(Arc::clone).ok();
+        let mut entries = ctx.as_ref().map(|c| c.take_deferred()).unwrap_or_default();
+        let held = entries.len();
+        entries.push(Unwritten::current(&event));
+        let outcome = async {
+            append_all(&mut tx, &entries).await?;
+            tx.commit().await?;
+            Ok(())
+        }
+        .await;
+        if outcome.is_err() {
+            if let Some(c) = ctx {
+                entries.truncate(held);
+                c.restore_deferred(entries);
+            }
+        }
+        outcome
     }
 }

@@ -111,8 +111,8 @@ impl Store {
             .bind(at)
             .execute(&mut *tx)
             .await?;
-        self.record(
-            &mut tx,
+        self.record_and_commit(
+            tx,
             AuditEvent {
                 clinic_id,
                 action: "create",
@@ -123,7 +123,6 @@ impl Store {
             },
         )
         .await?;
-        tx.commit().await?;
         Ok(ClientRow {
             client_id: id,
             code: code.to_owned(),
@@ -179,12 +178,11 @@ impl Store {
             .bind(new.lead_clinician)
             .execute(&mut *tx)
             .await?;
-        self.record(
-            &mut tx,
+        self.record_and_commit(
+            tx,
             AuditEvent::on_case(clinic_id, &id, "create", "case", &id),
         )
         .await?;
-        tx.commit().await?;
         Ok(id)
     }
 
@@ -202,12 +200,11 @@ impl Store {
             .bind(client_id)
             .execute(&mut *tx)
             .await?;
-        self.record(
-            &mut tx,
+        self.record_and_commit(
+            tx,
             AuditEvent::on_case(clinic_id, case_id, "add_client", "case", case_id),
         )
         .await?;
-        tx.commit().await?;
         Ok(())
     }
 
@@ -227,12 +224,11 @@ impl Store {
             .bind(role.as_str())
             .execute(&mut *tx)
             .await?;
-        self.record(
-            &mut tx,
+        self.record_and_commit(
+            tx,
             AuditEvent::on_case(clinic_id, case_id, "share", "case", case_id),
         )
         .await?;
-        tx.commit().await?;
         Ok(())
     }
 
@@ -256,12 +252,11 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound { what: "case" });
         }
-        self.record(
-            &mut tx,
+        self.record_and_commit(
+            tx,
             AuditEvent::on_case(clinic_id, case_id, "set_status", "case", case_id),
         )
         .await?;
-        tx.commit().await?;
         Ok(())
     }
 
@@ -477,12 +472,11 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         crate::monitoring::refresh_case_series(&mut tx, clinic_id, case_id, at).await?;
-        self.record(
-            &mut tx,
+        self.record_and_commit(
+            tx,
             AuditEvent::on_case(clinic_id, case_id, "create", "session", &id),
         )
         .await?;
-        tx.commit().await?;
         Ok(SessionRow {
             session_id: id,
             case_id: case_id.to_owned(),

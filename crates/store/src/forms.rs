@@ -197,12 +197,11 @@ impl Store {
         .bind(at)
         .execute(&mut *tx)
         .await?;
-        self.record(
-            &mut tx,
+        self.record_and_commit(
+            tx,
             AuditEvent::on_case(clinic_id, new.case_id, "send", "administration", &id),
         )
         .await?;
-        tx.commit().await?;
         self.administration(clinic_id, &id).await
     }
 
@@ -264,7 +263,9 @@ impl Store {
         rows.iter().map(administration_from).collect()
     }
 
-    /// Stores a scored response with its scores and flags in one transaction.
+    /// Stores a scored response with its scores and flags in one transaction, and answers once
+    /// it is committed. Submissions that arrive together share that transaction and its commit
+    /// (group commit, [`crate::group`]); each still gets its own outcome.
     ///
     /// With an administration, the administration is marked completed in the same transaction,
     /// and only while it is still pending: a second submission of the same link stores nothing and
@@ -274,42 +275,8 @@ impl Store {
         clinic_id: &str,
         new: &NewResponse<'_>,
     ) -> Result<Submitted> {
-        let mut tx = self.write_tx().await?;
-        if let Some(admin_id) = new.administration_id {
-            let done = sqlx::query(
-                "UPDATE administrations SET status = 'completed', completed_at = $3 WHERE clinic_id = $1 AND administration_id = $2 AND status = 'pending'",
-            )
-            .bind(clinic_id)
-            .bind(admin_id)
-            .bind(new.submitted_at)
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() == 0 {
-                let existing = sqlx::query("SELECT response_id FROM responses WHERE clinic_id = $1 AND administration_id = $2 AND version = 1")
-                    .bind(clinic_id)
-                    .bind(admin_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                tx.rollback().await?;
-                return match existing {
-                    Some(r) => Ok(Submitted::AlreadyStored {
-                        response_id: r.try_get("response_id")?,
-                    }),
-                    None => Err(StoreError::Conflict("this form is no longer open".into())),
-                };
-            }
-        }
-        let id = new_id();
-        insert_response(&mut tx, clinic_id, &id, new, 1, None, None).await?;
-        crate::monitoring::refresh_case_series(&mut tx, clinic_id, new.case_id, new.submitted_at)
-            .await?;
-        self.record(
-            &mut tx,
-            AuditEvent::on_case(clinic_id, new.case_id, "submit", "response", &id),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(Submitted::Stored { response_id: id })
+        let rows = ResponseRows::new(clinic_id, &new_id(), new, 1, None, None);
+        self.submit_grouped(rows).await
     }
 
     /// Records a correction of a stored response: a new version that supersedes it. The old
@@ -369,12 +336,11 @@ impl Store {
         }
         crate::monitoring::refresh_case_series(&mut tx, clinic_id, new.case_id, new.submitted_at)
             .await?;
-        self.record(
-            &mut tx,
+        self.record_and_commit(
+            tx,
             AuditEvent::on_case(clinic_id, new.case_id, "correct", "response", &id),
         )
         .await?;
-        tx.commit().await?;
         Ok(id)
     }
 
@@ -632,55 +598,244 @@ pub(crate) async fn insert_response(
     supersedes: Option<&str>,
     reason: Option<&str>,
 ) -> Result<()> {
-    let instrument = new.instrument;
+    let rows = ResponseRows::new(clinic_id, id, new, version, supersedes, reason);
+    insert_rows(tx, &rows).await
+}
+
+/// Every row one response writes (`responses`, `scores`, `response_flags`), as owned values
+/// computed before the transaction: what the scoring core decided, ready to bind.
+#[derive(Debug, Clone)]
+pub(crate) struct ResponseRows {
+    pub clinic_id: String,
+    pub response_id: String,
+    pub administration_id: Option<String>,
+    pub case_id: String,
+    pub session_id: Option<String>,
+    pub client_id: Option<String>,
+    pub instrument_id: String,
+    pub instrument_version: String,
+    pub respondent: &'static str,
+    pub answers: String,
+    pub submitted_at: i64,
+    pub entered_by: String,
+    pub source: &'static str,
+    pub version: i64,
+    pub supersedes: Option<String>,
+    pub correction_reason: Option<String>,
+    pub scores: Vec<ScoreValues>,
+    pub flags: Vec<FlagValues>,
+}
+
+/// One `scores` row.
+#[derive(Debug, Clone)]
+pub(crate) struct ScoreValues {
+    scale_id: String,
+    value: Option<f64>,
+    exact: Option<String>,
+    answered: i64,
+    missing: i64,
+    band: Option<String>,
+}
+
+/// One `response_flags` row.
+#[derive(Debug, Clone)]
+pub(crate) struct FlagValues {
+    flag_id: String,
+    severity: &'static str,
+    message: String,
+}
+
+impl ResponseRows {
+    pub(crate) fn new(
+        clinic_id: &str,
+        id: &str,
+        new: &NewResponse<'_>,
+        version: i64,
+        supersedes: Option<&str>,
+        reason: Option<&str>,
+    ) -> Self {
+        let instrument = new.instrument;
+        Self {
+            clinic_id: clinic_id.to_owned(),
+            response_id: id.to_owned(),
+            administration_id: new.administration_id.map(str::to_owned),
+            case_id: new.case_id.to_owned(),
+            session_id: new.session_id.map(str::to_owned),
+            client_id: new.client_id.map(str::to_owned),
+            instrument_id: instrument.id.clone(),
+            instrument_version: instrument.version.clone(),
+            respondent: new.respondent.as_str(),
+            answers: answers_json(instrument, new.answers),
+            submitted_at: new.submitted_at,
+            entered_by: new.entered_by.to_owned(),
+            source: new.source.as_str(),
+            version,
+            supersedes: supersedes.map(str::to_owned),
+            correction_reason: reason.map(str::to_owned),
+            scores: instrument
+                .scales
+                .iter()
+                .zip(&new.sheet.scales)
+                .map(|(scale, score)| ScoreValues {
+                    scale_id: scale.id.clone(),
+                    value: score.value.map(bordin_core::to_f64),
+                    exact: score.value.map(|v| v.to_string()),
+                    answered: i64::from(score.answered),
+                    missing: i64::from(score.missing),
+                    band: score.band.map(|b| scale.bands[b].label.clone()),
+                })
+                .collect(),
+            flags: new
+                .sheet
+                .flags
+                .iter()
+                .map(|&f| {
+                    let rule = &instrument.flags[f];
+                    FlagValues {
+                        flag_id: rule.id.clone(),
+                        severity: match rule.severity {
+                            bordin_core::instrument::FlagSeverity::Info => "info",
+                            bordin_core::instrument::FlagSeverity::Warning => "warning",
+                            bordin_core::instrument::FlagSeverity::Urgent => "urgent",
+                        },
+                        message: rule.message.clone(),
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Responses per INSERT when several are written at once (16 values each).
+const RESPONSES_PER_STATEMENT: usize = 64;
+
+/// Inserts several responses' rows with one statement per table (and per
+/// [`RESPONSES_PER_STATEMENT`] responses): a group of submissions costs three statements, not
+/// three per submission.
+pub(crate) async fn insert_many(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    all: &[&ResponseRows],
+) -> Result<()> {
+    for chunk in all.chunks(RESPONSES_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO responses (clinic_id, response_id, administration_id, case_id, session_id, client_id, instrument_id, instrument_version, respondent, answers, submitted_at, entered_by, source, version, supersedes, correction_reason) VALUES {}",
+            crate::values_list(chunk.len(), 16, 0)
+        );
+        let mut q = sqlx::query(&sql);
+        for r in chunk {
+            q = q
+                .bind(&r.clinic_id)
+                .bind(&r.response_id)
+                .bind(r.administration_id.as_deref())
+                .bind(&r.case_id)
+                .bind(r.session_id.as_deref())
+                .bind(r.client_id.as_deref())
+                .bind(&r.instrument_id)
+                .bind(&r.instrument_version)
+                .bind(r.respondent)
+                .bind(&r.answers)
+                .bind(r.submitted_at)
+                .bind(&r.entered_by)
+                .bind(r.source)
+                .bind(r.version)
+                .bind(r.supersedes.as_deref())
+                .bind(r.correction_reason.as_deref());
+        }
+        q.execute(&mut **tx).await?;
+        let scores: Vec<(&ResponseRows, &ScoreValues)> = chunk
+            .iter()
+            .flat_map(|r| r.scores.iter().map(move |s| (*r, s)))
+            .collect();
+        for part in scores.chunks(RESPONSES_PER_STATEMENT * 2) {
+            let sql = format!(
+                "INSERT INTO scores (clinic_id, response_id, scale_id, value, exact, answered, missing, band) VALUES {}",
+                crate::values_list(part.len(), 8, 0)
+            );
+            let mut q = sqlx::query(&sql);
+            for (r, s) in part {
+                q = q
+                    .bind(&r.clinic_id)
+                    .bind(&r.response_id)
+                    .bind(&s.scale_id)
+                    .bind(s.value)
+                    .bind(s.exact.as_deref())
+                    .bind(s.answered)
+                    .bind(s.missing)
+                    .bind(s.band.as_deref());
+            }
+            q.execute(&mut **tx).await?;
+        }
+        let flags: Vec<(&ResponseRows, &FlagValues)> = chunk
+            .iter()
+            .flat_map(|r| r.flags.iter().map(move |f| (*r, f)))
+            .collect();
+        for part in flags.chunks(RESPONSES_PER_STATEMENT * 2) {
+            let sql = format!(
+                "INSERT INTO response_flags (clinic_id, response_id, flag_id, severity, message) VALUES {}",
+                crate::values_list(part.len(), 5, 0)
+            );
+            let mut q = sqlx::query(&sql);
+            for (r, f) in part {
+                q = q
+                    .bind(&r.clinic_id)
+                    .bind(&r.response_id)
+                    .bind(&f.flag_id)
+                    .bind(f.severity)
+                    .bind(&f.message);
+            }
+            q.execute(&mut **tx).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Inserts a response's rows, one statement per row.
+pub(crate) async fn insert_rows(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    r: &ResponseRows,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO responses (clinic_id, response_id, administration_id, case_id, session_id, client_id, instrument_id, instrument_version, respondent, answers, submitted_at, entered_by, source, version, supersedes, correction_reason)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
     )
-    .bind(clinic_id)
-    .bind(id)
-    .bind(new.administration_id)
-    .bind(new.case_id)
-    .bind(new.session_id)
-    .bind(new.client_id)
-    .bind(&instrument.id)
-    .bind(&instrument.version)
-    .bind(new.respondent.as_str())
-    .bind(answers_json(instrument, new.answers))
-    .bind(new.submitted_at)
-    .bind(new.entered_by)
-    .bind(new.source.as_str())
-    .bind(version)
-    .bind(supersedes)
-    .bind(reason)
+    .bind(&r.clinic_id)
+    .bind(&r.response_id)
+    .bind(r.administration_id.as_deref())
+    .bind(&r.case_id)
+    .bind(r.session_id.as_deref())
+    .bind(r.client_id.as_deref())
+    .bind(&r.instrument_id)
+    .bind(&r.instrument_version)
+    .bind(r.respondent)
+    .bind(&r.answers)
+    .bind(r.submitted_at)
+    .bind(&r.entered_by)
+    .bind(r.source)
+    .bind(r.version)
+    .bind(r.supersedes.as_deref())
+    .bind(r.correction_reason.as_deref())
     .execute(&mut **tx)
     .await?;
-    for (scale, score) in instrument.scales.iter().zip(&new.sheet.scales) {
+    for s in &r.scores {
         sqlx::query("INSERT INTO scores (clinic_id, response_id, scale_id, value, exact, answered, missing, band) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-            .bind(clinic_id)
-            .bind(id)
-            .bind(&scale.id)
-            .bind(score.value.map(bordin_core::to_f64))
-            .bind(score.value.map(|v| v.to_string()))
-            .bind(i64::from(score.answered))
-            .bind(i64::from(score.missing))
-            .bind(score.band.map(|b| scale.bands[b].label.clone()))
+            .bind(&r.clinic_id)
+            .bind(&r.response_id)
+            .bind(&s.scale_id)
+            .bind(s.value)
+            .bind(s.exact.as_deref())
+            .bind(s.answered)
+            .bind(s.missing)
+            .bind(s.band.as_deref())
             .execute(&mut **tx)
             .await?;
     }
-    for &f in &new.sheet.flags {
-        let rule = &instrument.flags[f];
-        let severity = match rule.severity {
-            bordin_core::instrument::FlagSeverity::Info => "info",
-            bordin_core::instrument::FlagSeverity::Warning => "warning",
-            bordin_core::instrument::FlagSeverity::Urgent => "urgent",
-        };
+    for f in &r.flags {
         sqlx::query("INSERT INTO response_flags (clinic_id, response_id, flag_id, severity, message) VALUES ($1, $2, $3, $4, $5)")
-            .bind(clinic_id)
-            .bind(id)
-            .bind(&rule.id)
-            .bind(severity)
-            .bind(&rule.message)
+            .bind(&r.clinic_id)
+            .bind(&r.response_id)
+            .bind(&f.flag_id)
+            .bind(f.severity)
+            .bind(&f.message)
             .execute(&mut **tx)
             .await?;
     }

@@ -1426,8 +1426,8 @@ impl Store {
         .bind(expires_at)
         .execute(&mut *tx)
         .await?;
-        self.record(
-            &mut tx,
+        self.record_and_commit(
+            tx,
             crate::audit::AuditEvent::on_case(
                 clinic_id,
                 case_id,
@@ -1437,7 +1437,6 @@ impl Store {
             ),
         )
         .await?;
-        tx.commit().await?;
         Ok(CaseLinkRow {
             token_hash: token_hash.to_owned(),
             case_id: case_id.to_owned(),

@@ -25,6 +25,7 @@ mod clinic;
 mod credentials;
 mod forms;
 mod goals;
+mod group;
 mod interop;
 mod monitoring;
 mod privacy;
@@ -88,6 +89,10 @@ pub enum StoreError {
     /// A backup or restore that cannot be done as asked (the message says why and what to do).
     #[error("{0}")]
     Backup(String),
+    /// The store's writer could not take the work (it is shutting down); nothing was stored
+    /// unless said otherwise.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl StoreError {
@@ -117,6 +122,8 @@ pub struct Store {
     backend: Backend,
     /// Keys for clinical free text; `None` writes plain text and refuses to open sealed text.
     keyring: Option<std::sync::Arc<seal::Keyring>>,
+    /// The queue to the group writer of form submissions ([`group`]).
+    groups: group::Groups,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -210,6 +217,7 @@ impl Store {
             writer,
             backend,
             keyring: None,
+            groups: group::Groups::default(),
         };
         match backend {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&store.writer).await?,
@@ -296,6 +304,58 @@ pub(crate) async fn lock_case(
         .fetch_optional(&mut **tx)
         .await?;
     }
+    Ok(())
+}
+
+/// `($o+1, …, $o+cols), ($o+cols+1, …), …` for `rows` rows: the VALUES of a multi-row INSERT
+/// with numbered placeholders, which both backends read (sqlx's `QueryBuilder` for `Any` writes
+/// `?`, which PostgreSQL does not).
+pub(crate) fn values_list(rows: usize, cols: usize, offset: usize) -> String {
+    let mut out = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&(offset + r * cols + c + 1).to_string());
+        }
+        out.push(')');
+    }
+    out
+}
+
+/// `$o+1, $o+2, …, $o+n`: an IN list of numbered placeholders.
+pub(crate) fn placeholders(n: usize, offset: usize) -> String {
+    (offset + 1..=offset + n)
+        .map(|k| format!("${k}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// [`lock_case`] for several cases of a clinic, in case id order (the order every writer uses,
+/// so two writers locking overlapping sets cannot deadlock). `cases` must be sorted.
+pub(crate) async fn lock_cases(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    clinic_id: &str,
+    cases: &[&str],
+) -> Result<()> {
+    if backend_of(tx) != Backend::Postgres || cases.is_empty() {
+        return Ok(());
+    }
+    let list = placeholders(cases.len(), 1);
+    let sql = format!(
+        "SELECT case_id FROM cases WHERE clinic_id = $1 AND case_id IN ({list}) ORDER BY case_id FOR NO KEY UPDATE"
+    );
+    let mut q = sqlx::query(&sql).bind(clinic_id);
+    for c in cases {
+        q = q.bind(*c);
+    }
+    q.fetch_all(&mut **tx).await?;
     Ok(())
 }
 

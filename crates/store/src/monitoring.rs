@@ -38,35 +38,62 @@ pub(crate) async fn refresh_case_series(
     case_id: &str,
     at: i64,
 ) -> Result<()> {
-    // The rebuild reads the case's rows and writes the result: on PostgreSQL a concurrent
-    // submission to the same case must wait, or its rebuild could overwrite this one's.
-    crate::lock_case(tx, clinic_id, case_id).await?;
+    refresh_cases_series(tx, clinic_id, &[case_id], at).await
+}
+
+/// Rebuilds the series of several cases of a clinic at once (a group of submissions): the
+/// same work as one case at a time, in four statements for all of them (lock, responses with
+/// their scores, sessions, upsert) rather than four per case.
+pub(crate) async fn refresh_cases_series(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    clinic_id: &str,
+    case_ids: &[&str],
+    at: i64,
+) -> Result<()> {
+    let mut cases: Vec<&str> = case_ids.to_vec();
+    cases.sort_unstable();
+    cases.dedup();
+    if cases.is_empty() {
+        return Ok(());
+    }
+    // `$2, $3, …` for the cases, after the clinic's `$1`.
+    let list = crate::placeholders(cases.len(), 1);
+    // The rebuild reads the cases' rows and writes the result: on PostgreSQL a concurrent
+    // submission to the same case must wait, or its rebuild could overwrite this one's. Cases
+    // are locked in id order, as every writer does.
+    crate::lock_cases(tx, clinic_id, &cases).await?;
     // CROSS JOIN keeps `responses` (found by `responses_by_case`) the outer loop on SQLite. With
     // plain JOINs and no ANALYZE statistics (Bordin never runs ANALYZE), SQLite's planner drives
     // the join from `scores` by the `clinic_id` prefix of its key, i.e. scans every score of the
     // clinic on each submission: 100 ms at 500 cases, seconds at 10,000. PostgreSQL plans a
     // CROSS JOIN with WHERE conditions like the inner join it is.
-    let rows = sqlx::query(
-        "SELECT r.response_id, r.client_id, r.respondent, r.instrument_id, r.answers, se.number, s.scale_id, s.value
+    let sql = format!(
+        "SELECT r.case_id, r.response_id, r.client_id, r.respondent, r.instrument_id, r.answers, se.number, s.scale_id, s.value
          FROM responses r
          CROSS JOIN sessions se
          CROSS JOIN scores s
-         WHERE r.clinic_id = $1 AND r.case_id = $2
+         WHERE r.clinic_id = $1 AND r.case_id IN ({list})
            AND se.clinic_id = r.clinic_id AND se.session_id = r.session_id
            AND s.clinic_id = r.clinic_id AND s.response_id = r.response_id
            AND NOT EXISTS (SELECT 1 FROM responses n WHERE n.clinic_id = r.clinic_id AND n.supersedes = r.response_id)
-         ORDER BY se.number, r.submitted_at",
-    )
-    .bind(clinic_id)
-    .bind(case_id)
-    .fetch_all(&mut **tx)
-    .await?;
-    let mut subjects: BTreeMap<String, SubjectSeries> = BTreeMap::new();
-    let mut items_done: std::collections::HashSet<String> = std::collections::HashSet::new();
+         ORDER BY r.case_id, se.number, r.submitted_at"
+    );
+    let mut q = sqlx::query(&sql).bind(clinic_id);
+    for c in &cases {
+        q = q.bind(*c);
+    }
+    let rows = q.fetch_all(&mut **tx).await?;
+    let mut subjects: BTreeMap<String, BTreeMap<String, SubjectSeries>> = cases
+        .iter()
+        .map(|c| ((*c).to_owned(), BTreeMap::new()))
+        .collect();
+    let mut items_done: HashSet<String> = HashSet::new();
     for r in &rows {
         let Some(value) = r.try_get::<Option<f64>, _>("value")? else {
             continue;
         };
+        let case_id: String = r.try_get("case_id")?;
+        let case_subjects = subjects.entry(case_id).or_default();
         let respondent: String = r.try_get("respondent")?;
         let subject = if respondent == "client" {
             r.try_get::<Option<String>, _>("client_id")?
@@ -78,7 +105,7 @@ pub(crate) async fn refresh_case_series(
         let number: i64 = r.try_get("number")?;
         let scale: String = r.try_get("scale_id")?;
         push(
-            subjects.entry(subject.clone()).or_default(),
+            case_subjects.entry(subject.clone()).or_default(),
             &format!("{instrument}.{scale}"),
             number,
             value,
@@ -96,7 +123,7 @@ pub(crate) async fn refresh_case_series(
                     .and_then(|s| s.parse::<f64>().ok())
                 {
                     push(
-                        subjects.entry(subject.clone()).or_default(),
+                        case_subjects.entry(subject.clone()).or_default(),
                         &format!("{inst}.{item}"),
                         number,
                         v,
@@ -105,43 +132,58 @@ pub(crate) async fn refresh_case_series(
             }
         }
     }
-    let sessions = sqlx::query(
-        "SELECT number, status FROM sessions WHERE clinic_id = $1 AND case_id = $2 ORDER BY number",
-    )
-    .bind(clinic_id)
-    .bind(case_id)
-    .fetch_all(&mut **tx)
-    .await?;
-    let mut sess = BTreeMap::new();
+    let sql = format!(
+        "SELECT case_id, number, status FROM sessions WHERE clinic_id = $1 AND case_id IN ({list}) ORDER BY case_id, number"
+    );
+    let mut q = sqlx::query(&sql).bind(clinic_id);
+    for c in &cases {
+        q = q.bind(*c);
+    }
+    let sessions = q.fetch_all(&mut **tx).await?;
+    let mut sess: BTreeMap<String, BTreeMap<String, bool>> = cases
+        .iter()
+        .map(|c| ((*c).to_owned(), BTreeMap::new()))
+        .collect();
     for r in &sessions {
         let status: String = r.try_get("status")?;
+        let case_id: String = r.try_get("case_id")?;
+        let number: i64 = r.try_get("number")?;
         // Planned and cancelled sessions are neither attended nor missed.
-        match status.as_str() {
-            "attended" => sess.insert(r.try_get::<i64, _>("number")?, true),
-            "missed" => sess.insert(r.try_get::<i64, _>("number")?, false),
-            _ => None,
+        let attended = match status.as_str() {
+            "attended" => true,
+            "missed" => false,
+            _ => continue,
         };
+        sess.entry(case_id)
+            .or_default()
+            .insert(number.to_string(), attended);
     }
-    let series_json =
-        serde_json::to_string(&subjects).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let sessions_json = serde_json::to_string(
-        &sess
-            .iter()
-            .map(|(k, v)| (k.to_string(), *v))
-            .collect::<BTreeMap<_, _>>(),
-    )
-    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    sqlx::query(
-        "INSERT INTO case_series (clinic_id, case_id, series, sessions, updated_at) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (clinic_id, case_id) DO UPDATE SET series = excluded.series, sessions = excluded.sessions, updated_at = excluded.updated_at",
-    )
-    .bind(clinic_id)
-    .bind(case_id)
-    .bind(series_json)
-    .bind(sessions_json)
-    .bind(at)
-    .execute(&mut **tx)
-    .await?;
+    let mut sql = String::from(
+        "INSERT INTO case_series (clinic_id, case_id, series, sessions, updated_at) VALUES ",
+    );
+    let mut values: Vec<(String, String, String)> = Vec::with_capacity(cases.len());
+    for (k, c) in cases.iter().enumerate() {
+        let series = subjects.remove(*c).unwrap_or_default();
+        let series_json =
+            serde_json::to_string(&series).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        // Session number (as text: JSON object keys) → attended, as `series_from` reads them.
+        let sessions_json = serde_json::to_string(&sess.remove(*c).unwrap_or_default())
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        if k > 0 {
+            sql.push_str(", ");
+        }
+        let b = 3 * k + 3;
+        sql.push_str(&format!("($1, ${b}, ${}, ${}, $2)", b + 1, b + 2));
+        values.push(((*c).to_owned(), series_json, sessions_json));
+    }
+    sql.push_str(
+        " ON CONFLICT (clinic_id, case_id) DO UPDATE SET series = excluded.series, sessions = excluded.sessions, updated_at = excluded.updated_at",
+    );
+    let mut q = sqlx::query(&sql).bind(clinic_id).bind(at);
+    for (case_id, series, sessions) in &values {
+        q = q.bind(case_id).bind(series).bind(sessions);
+    }
+    q.execute(&mut **tx).await?;
     Ok(())
 }
 
@@ -534,12 +576,11 @@ impl Store {
             .bind(sealed_note.as_deref())
             .execute(&mut *tx)
             .await?;
-        self.record(
-            &mut tx,
+        self.record_and_commit(
+            tx,
             crate::audit::AuditEvent::on_case(clinic_id, &case_id, action, "alert", alert_id),
         )
         .await?;
-        tx.commit().await?;
         self.alert(clinic_id, alert_id).await
     }
 

@@ -407,8 +407,8 @@ impl Store {
         for case_id in &cases_kept {
             crate::monitoring::refresh_case_series(&mut tx, clinic_id, case_id, at).await?;
         }
-        self.record(
-            &mut tx,
+        self.record_and_commit(
+            tx,
             crate::audit::AuditEvent {
                 clinic_id,
                 action: "erase",
@@ -419,7 +419,6 @@ impl Store {
             },
         )
         .await?;
-        tx.commit().await?;
         Ok(ErasureReport {
             erasure_id,
             cases_removed,

@@ -289,12 +289,11 @@ impl Store {
         .bind(self.seal_text(clinic_id, "analysis", &to_json(analysis.analysis)?)?)
         .execute(&mut *tx)
         .await?;
-        self.record(
-            &mut tx,
+        self.record_and_commit(
+            tx,
             AuditEvent::on_case(clinic_id, &case_id, "analyse", "transcript", transcript_id),
         )
         .await?;
-        tx.commit().await?;
         Ok(())
     }
 
@@ -396,8 +395,8 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         let days_text = days.to_string();
-        self.record(
-            &mut tx,
+        self.record_and_commit(
+            tx,
             AuditEvent {
                 clinic_id,
                 action: "set_retention_days",
@@ -408,7 +407,6 @@ impl Store {
             },
         )
         .await?;
-        tx.commit().await?;
         Ok(())
     }
 

@@ -170,3 +170,68 @@ fn live_replay_with_the_model_equals_the_batch_analysis() {
         }
     }
 }
+
+/// The fixed statements' embeddings are cached in the model folder: the first load writes the
+/// cache, later loads read it and give the same evidence, and a damaged cache is recomputed.
+#[test]
+fn statement_embeddings_are_cached_beside_the_model_and_a_damaged_cache_is_recomputed() {
+    let Some(dir) = model_dir() else { return };
+    let folder = tempfile::tempdir().unwrap();
+    for f in ["model.safetensors", "tokenizer.json", "config.json"] {
+        std::fs::copy(dir.join(f), folder.path().join(f)).unwrap();
+    }
+    let caches = || -> Vec<PathBuf> {
+        std::fs::read_dir(folder.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("bordin-statements-")
+            })
+            .collect()
+    };
+    let t = parse(
+        "Lee: What would you like to work on today?\n\
+         Sam: I don't think these exercises are helping me at all.\n\
+         Lee: Let's look at that together, I want this to be useful for you.\n",
+        Format::Txt,
+    )
+    .unwrap();
+    let evidence = |a: &Analyzer| -> Vec<[Option<f64>; 3]> {
+        let c = Context {
+            clinicians: vec!["Lee".into()],
+            ..Context::default()
+        };
+        a.analyze(&t, &c)
+            .turns
+            .iter()
+            .map(|turn| [turn.bond, turn.goal, turn.task])
+            .collect()
+    };
+    assert!(caches().is_empty());
+    let computed = evidence(&Analyzer::load(folder.path()).unwrap());
+    let written = caches();
+    assert_eq!(written.len(), 1, "one cache file after the first load");
+    let size = std::fs::metadata(&written[0]).unwrap().len();
+    assert_eq!(size % (384 * 4), 0, "whole 384-float vectors: {size} bytes");
+    assert!(size >= 30 * 384 * 4, "every statement: {size} bytes");
+    assert!(computed.iter().all(|e| e.iter().all(Option::is_some)));
+
+    // Read from the cache: the same evidence, to the bit.
+    assert_eq!(evidence(&Analyzer::load(folder.path()).unwrap()), computed);
+
+    // A cut-off cache (a crash while copying the folder, say) is not used but recomputed.
+    let bytes = std::fs::read(&written[0]).unwrap();
+    std::fs::write(&written[0], &bytes[..bytes.len() / 2]).unwrap();
+    assert_eq!(evidence(&Analyzer::load(folder.path()).unwrap()), computed);
+    assert_eq!(std::fs::metadata(&written[0]).unwrap().len(), size);
+
+    // A cache full of wrong numbers of the right size would be used: so its name carries a hash
+    // of what it depends on, and a changed config.json gets a file of its own.
+    let config = std::fs::read_to_string(folder.path().join("config.json")).unwrap();
+    std::fs::write(folder.path().join("config.json"), format!("{config}\n")).unwrap();
+    Analyzer::load(folder.path()).unwrap();
+    assert_eq!(caches().len(), 2, "a new key for a changed config.json");
+}

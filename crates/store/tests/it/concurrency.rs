@@ -229,7 +229,162 @@ async fn concurrent_raises_of_one_event_store_one_alert() {
     assert_eq!(events.len(), 1, "one 'raised' event");
 }
 
+/// Many links answered at once, each twice (a double tap, a retry), plus a closed form and one
+/// submission the schema refuses: submissions that arrive together are written as one group
+/// (one commit), yet each gets its own outcome. Exactly one response per link, the second
+/// submission answered with the first's id, the closed form refused, the refused one failing
+/// alone without taking its group with it, one `submit` entry per stored response in a chain
+/// that verifies, and the case's series equal to a rebuild.
+async fn submissions_arriving_together_commit_as_a_group_with_one_outcome_each() {
+    let (store, _g) = fresh_store().await;
+    let w = Arc::new(world(&store, "Clinic").await);
+    let phq9 = registry().get("phq9").unwrap().clone();
+    const LINKS: usize = 24;
+    let mut admins = Vec::new();
+    for _ in 0..=LINKS {
+        let adm = store
+            .create_administration(
+                &w.clinic_id,
+                &NewAdministration {
+                    case_id: &w.case_id,
+                    session_id: Some(&w.session.session_id),
+                    client_id: Some(&w.client_id),
+                    instrument: &phq9,
+                    respondent: phq9.respondent,
+                    token_hash: None,
+                    expires_at: None,
+                    created_by: &w.clinician_id,
+                },
+                T0,
+            )
+            .await
+            .unwrap();
+        admins.push(adm.administration_id);
+    }
+    // The last form is closed before anyone answers it.
+    let closed = admins.pop().unwrap();
+    store
+        .execute_raw_for_tests(&format!(
+            "UPDATE administrations SET status = 'cancelled' WHERE administration_id = '{closed}'"
+        ))
+        .await
+        .unwrap();
+    let (answers, sheet) = scored(&phq9, &phq9_values([1, 1, 1, 0, 0, 0, 0, 0, 0]));
+    let (answers, sheet) = (Arc::new(answers), Arc::new(sheet));
+    let submit_one = |admin: Option<String>, session: String, at: i64| {
+        let (store, w, phq9, answers, sheet) = (
+            store.clone(),
+            w.clone(),
+            phq9.clone(),
+            answers.clone(),
+            sheet.clone(),
+        );
+        tokio::spawn(async move {
+            store
+                .submit_response(
+                    &w.clinic_id,
+                    &bordin_store::NewResponse {
+                        administration_id: admin.as_deref(),
+                        case_id: &w.case_id,
+                        session_id: Some(&session),
+                        client_id: Some(&w.client_id),
+                        instrument: &phq9,
+                        respondent: phq9.respondent,
+                        answers: &answers,
+                        sheet: &sheet,
+                        submitted_at: at,
+                        entered_by: "link",
+                        source: bordin_core::care::ResponseSource::Link,
+                    },
+                )
+                .await
+        })
+    };
+    let mut tasks = Vec::new();
+    for round in 0..2 {
+        for (i, a) in admins.iter().enumerate() {
+            tasks.push((
+                Some(a.clone()),
+                submit_one(
+                    Some(a.clone()),
+                    w.session.session_id.clone(),
+                    T0 + i as i64 + round,
+                ),
+            ));
+        }
+    }
+    let closed_task = submit_one(Some(closed.clone()), w.session.session_id.clone(), T0);
+    let refused_task = submit_one(None, "no-such-session".into(), T0);
+
+    let mut by_admin: std::collections::BTreeMap<String, Vec<bordin_store::Submitted>> =
+        Default::default();
+    for (admin, t) in tasks {
+        let outcome = t
+            .await
+            .unwrap()
+            .expect("a link's submission is stored or already stored");
+        by_admin.entry(admin.unwrap()).or_default().push(outcome);
+    }
+    assert_eq!(by_admin.len(), LINKS);
+    for (admin, outcomes) in &by_admin {
+        let stored: Vec<&str> = outcomes
+            .iter()
+            .filter_map(|o| match o {
+                bordin_store::Submitted::Stored { response_id } => Some(response_id.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(stored.len(), 1, "{admin}: exactly one stored: {outcomes:?}");
+        assert!(
+            outcomes.iter().all(|o| o.response_id() == stored[0]),
+            "{admin}: the repeat is answered with the first response: {outcomes:?}"
+        );
+    }
+    match closed_task.await.unwrap() {
+        Err(bordin_store::StoreError::Conflict(m)) => assert!(m.contains("no longer open"), "{m}"),
+        other => panic!("a closed form is refused: {other:?}"),
+    }
+    assert!(
+        refused_task.await.unwrap().is_err(),
+        "a response naming no session of the clinic is refused"
+    );
+
+    let scores = store.case_scores(&w.clinic_id, &w.case_id).await.unwrap();
+    assert_eq!(
+        scores.iter().filter(|s| s.scale_id == "total").count(),
+        LINKS,
+        "one response per link, nothing from the refused one"
+    );
+    let submits = store
+        .audit_entries(
+            &w.clinic_id,
+            &bordin_store::AuditFilter {
+                limit: 1000,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "submit")
+        .count();
+    assert_eq!(submits, LINKS, "one submit entry per stored response");
+    let report = store.verify_audit_chain(&w.clinic_id, None).await.unwrap();
+    assert_eq!(report.problem, None);
+
+    let stored = store.case_series(&w.clinic_id, &w.case_id).await.unwrap();
+    store
+        .refresh_case_series(&w.clinic_id, &w.case_id, T0 + 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.case_series(&w.clinic_id, &w.case_id).await.unwrap(),
+        stored
+    );
+}
+
 bordin_store::both_backends!(
+    submissions_arriving_together_commit_as_a_group_with_one_outcome_each,
     concurrent_submissions_to_one_case_all_reach_its_series,
     concurrent_edits_from_one_version_write_exactly_one,
     concurrent_changes_to_one_case_number_the_log_without_gaps,
