@@ -789,55 +789,10 @@ pub(crate) async fn insert_many(
     Ok(())
 }
 
-/// Inserts a response's rows, one statement per row.
+/// Inserts one response's rows (a statement per table, as for a group).
 pub(crate) async fn insert_rows(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     r: &ResponseRows,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO responses (clinic_id, response_id, administration_id, case_id, session_id, client_id, instrument_id, instrument_version, respondent, answers, submitted_at, entered_by, source, version, supersedes, correction_reason)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-    )
-    .bind(&r.clinic_id)
-    .bind(&r.response_id)
-    .bind(r.administration_id.as_deref())
-    .bind(&r.case_id)
-    .bind(r.session_id.as_deref())
-    .bind(r.client_id.as_deref())
-    .bind(&r.instrument_id)
-    .bind(&r.instrument_version)
-    .bind(r.respondent)
-    .bind(&r.answers)
-    .bind(r.submitted_at)
-    .bind(&r.entered_by)
-    .bind(r.source)
-    .bind(r.version)
-    .bind(r.supersedes.as_deref())
-    .bind(r.correction_reason.as_deref())
-    .execute(&mut **tx)
-    .await?;
-    for s in &r.scores {
-        sqlx::query("INSERT INTO scores (clinic_id, response_id, scale_id, value, exact, answered, missing, band) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-            .bind(&r.clinic_id)
-            .bind(&r.response_id)
-            .bind(&s.scale_id)
-            .bind(s.value)
-            .bind(s.exact.as_deref())
-            .bind(s.answered)
-            .bind(s.missing)
-            .bind(s.band.as_deref())
-            .execute(&mut **tx)
-            .await?;
-    }
-    for f in &r.flags {
-        sqlx::query("INSERT INTO response_flags (clinic_id, response_id, flag_id, severity, message) VALUES ($1, $2, $3, $4, $5)")
-            .bind(&r.clinic_id)
-            .bind(&r.response_id)
-            .bind(&f.flag_id)
-            .bind(f.severity)
-            .bind(&f.message)
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(())
+    insert_many(tx, &[r]).await
 }

@@ -5,9 +5,11 @@
 use std::sync::Arc;
 
 use bordin_core::goals::{GoalDraft, GoalStatus, Rater};
-use bordin_store::{Actor, Change, EditKind, NewAdministration, NewAlert, UpdateOutcome};
+use bordin_store::{Actor, Change, EditKind, NewAlert, UpdateOutcome};
 
-use crate::support::{fresh_store, phq9_values, registry, scored, submit, world, T0};
+use crate::support::{
+    fresh_store, pending_administration, phq9_values, registry, scored, submit, world, T0,
+};
 
 const WRITERS: i64 = 8;
 
@@ -19,23 +21,7 @@ async fn concurrent_submissions_to_one_case_all_reach_its_series() {
     for i in 0..WRITERS {
         let (store, w, phq9) = (store.clone(), w.clone(), phq9.clone());
         tasks.push(tokio::spawn(async move {
-            let adm = store
-                .create_administration(
-                    &w.clinic_id,
-                    &NewAdministration {
-                        case_id: &w.case_id,
-                        session_id: Some(&w.session.session_id),
-                        client_id: Some(&w.client_id),
-                        instrument: &phq9,
-                        respondent: phq9.respondent,
-                        token_hash: None,
-                        expires_at: None,
-                        created_by: &w.clinician_id,
-                    },
-                    T0,
-                )
-                .await
-                .unwrap();
+            let adm = pending_administration(&store, &w, &phq9, None).await;
             // Totals 0, 1, …, 7 (items 1–3 carry i), so each response is recognisable.
             let items = [
                 i.min(3),
@@ -49,16 +35,7 @@ async fn concurrent_submissions_to_one_case_all_reach_its_series() {
                 0,
             ];
             let (answers, sheet) = scored(&phq9, &phq9_values(items));
-            submit(
-                &store,
-                &w,
-                &phq9,
-                &answers,
-                &sheet,
-                Some(&adm.administration_id),
-                T0 + i,
-            )
-            .await
+            submit(&store, &w, &phq9, &answers, &sheet, Some(&adm), T0 + i).await
         }));
     }
     for t in tasks {
@@ -242,24 +219,7 @@ async fn submissions_arriving_together_commit_as_a_group_with_one_outcome_each()
     const LINKS: usize = 24;
     let mut admins = Vec::new();
     for _ in 0..=LINKS {
-        let adm = store
-            .create_administration(
-                &w.clinic_id,
-                &NewAdministration {
-                    case_id: &w.case_id,
-                    session_id: Some(&w.session.session_id),
-                    client_id: Some(&w.client_id),
-                    instrument: &phq9,
-                    respondent: phq9.respondent,
-                    token_hash: None,
-                    expires_at: None,
-                    created_by: &w.clinician_id,
-                },
-                T0,
-            )
-            .await
-            .unwrap();
-        admins.push(adm.administration_id);
+        admins.push(pending_administration(&store, &w, &phq9, None).await);
     }
     // The last form is closed before anyone answers it.
     let closed = admins.pop().unwrap();

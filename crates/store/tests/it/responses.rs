@@ -1,35 +1,11 @@
 //! Responses: idempotent submission, scores and flags, corrections, immutability.
 
 use bordin_core::care::{AdministrationStatus, ResponseSource};
-use bordin_store::{NewAdministration, NewResponse, StoreError, Submitted};
+use bordin_store::{NewResponse, StoreError, Submitted};
 
-use crate::support::{fresh_store, phq9_values, registry, scored, submit, world, World, T0};
-
-async fn pending_administration(
-    store: &bordin_store::Store,
-    w: &World,
-    instrument: &bordin_core::Instrument,
-    token_hash: Option<&str>,
-) -> String {
-    store
-        .create_administration(
-            &w.clinic_id,
-            &NewAdministration {
-                case_id: &w.case_id,
-                session_id: Some(&w.session.session_id),
-                client_id: Some(&w.client_id),
-                instrument,
-                respondent: instrument.respondent,
-                token_hash,
-                expires_at: Some(T0 + 86_400_000),
-                created_by: &w.clinician_id,
-            },
-            T0,
-        )
-        .await
-        .unwrap()
-        .administration_id
-}
+use crate::support::{
+    fresh_store, pending_administration, phq9_values, registry, scored, submit, world, World, T0,
+};
 
 /// Distinct response ids among the current scores of the world's case.
 async fn response_ids(store: &bordin_store::Store, w: &World) -> Vec<String> {

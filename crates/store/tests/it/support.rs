@@ -3,7 +3,7 @@
 use bordin_core::care::{Modality, ResponseSource, Role, SessionStatus};
 use bordin_core::{Answers, Instrument, Registry, ScoreSheet, Setting};
 use bordin_store::testing::{self, TestDb};
-use bordin_store::{NewCase, NewResponse, SessionRow, Store, Submitted};
+use bordin_store::{NewAdministration, NewCase, NewResponse, SessionRow, Store, Submitted};
 
 /// Keeps the test's database alive; dropping it removes the database.
 pub type Guard = TestDb;
@@ -145,4 +145,32 @@ pub async fn submit(
         )
         .await
         .unwrap()
+}
+
+/// A pending administration of `instrument` for the world's case and client (link expiry a day
+/// after T0); its id.
+pub async fn pending_administration(
+    store: &bordin_store::Store,
+    w: &World,
+    instrument: &bordin_core::Instrument,
+    token_hash: Option<&str>,
+) -> String {
+    store
+        .create_administration(
+            &w.clinic_id,
+            &NewAdministration {
+                case_id: &w.case_id,
+                session_id: Some(&w.session.session_id),
+                client_id: Some(&w.client_id),
+                instrument,
+                respondent: instrument.respondent,
+                token_hash,
+                expires_at: Some(T0 + 86_400_000),
+                created_by: &w.clinician_id,
+            },
+            T0,
+        )
+        .await
+        .unwrap()
+        .administration_id
 }
