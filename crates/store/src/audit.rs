@@ -894,9 +894,8 @@ impl Store {
         mut tx: Transaction<'static, Any>,
         event: AuditEvent<'_>,
     ) -> Result<()> {
-        let ctx = CONTEXT.try_with(Arc::clone).ok();
-        let mut entries = ctx.as_ref().map(|c| c.take_deferred()).unwrap_or_default();
-        let held = entries.len();
+        let (ctx, held) = take_held();
+        let mut entries = held.clone();
         entries.push(Unwritten::current(&event));
         let outcome = async {
             append_all(&mut tx, &entries).await?;
@@ -905,10 +904,7 @@ impl Store {
         }
         .await;
         if outcome.is_err() {
-            if let Some(c) = ctx {
-                entries.truncate(held);
-                c.restore_deferred(entries);
-            }
+            give_back(ctx.as_ref(), held);
         }
         outcome
     }

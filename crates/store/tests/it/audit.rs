@@ -103,6 +103,29 @@ async fn the_trail_refuses_update_and_delete() {
     }
 }
 
+/// Group appends move the head several entries at once (migration 0010), but never past the
+/// chain's last entry nor to a hash that is not that entry's.
+#[tokio::test]
+async fn the_head_moves_only_to_an_entry_of_its_chain() {
+    let (store, _g, clinic, entries) = trail(3).await;
+    let head = store.audit_heads().await.unwrap().remove(0);
+    assert_eq!(head.seq, entries);
+    for sql in [
+        format!(
+            "UPDATE audit_heads SET seq = {}, hash = '{}' WHERE clinic_id = '{clinic}'",
+            entries + 5,
+            head.hash
+        ),
+        format!(
+            "UPDATE audit_heads SET seq = {}, hash = '{GENESIS}' WHERE clinic_id = '{clinic}'",
+            entries + 1
+        ),
+    ] {
+        let err = store.execute_raw_for_tests(&sql).await.unwrap_err();
+        assert!(err.to_string().contains("audit chain head"), "{sql}: {err}");
+    }
+}
+
 #[tokio::test]
 async fn a_changed_entry_is_named() {
     let (store, _g, clinic, _) = trail(4).await;
