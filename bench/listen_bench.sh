@@ -54,10 +54,13 @@ out="bench/out/listen_results.txt"
 # Same thread count on both sides: rayon (candle and gemm) and torch/OpenMP/MKL.
 RAYON_NUM_THREADS="$THREADS" cargo bench -p bordin-listen --bench listen -q 2>/dev/null \
     | grep -E "^(rust|analyze|live)" | tee "$out"
-# MKL_DEBUG_CPU_TYPE=5: torch 1.12.1 bundles MKL 2020.0, which gives non-Intel CPUs (this
-# machine is an AMD EPYC) its slow generic code path (7.5 vs 30 GFLOP/s for one sgemm of this
-# model's shape on one core here); this switch, honoured up to MKL 2020.0, makes it use AVX2.
-OMP_NUM_THREADS="$THREADS" MKL_NUM_THREADS="$THREADS" MKL_DEBUG_CPU_TYPE=5 \
+# MKL_DEBUG_CPU_TYPE=5, on AMD CPUs only: torch 1.12.1 bundles MKL 2020.0, which gives non-Intel
+# CPUs its slow generic code path (7.5 vs 30 GFLOP/s for one sgemm of this model's shape on one
+# core of an AMD EPYC); this switch, honoured up to MKL 2020.0, makes it use AVX2 there. On Intel
+# CPUs MKL picks its best kernels (AVX-512) by itself, and the switch would hold it back to AVX2.
+mkl_env=()
+if grep -qm1 'AuthenticAMD' /proc/cpuinfo; then mkl_env=(MKL_DEBUG_CPU_TYPE=5); fi
+OMP_NUM_THREADS="$THREADS" MKL_NUM_THREADS="$THREADS" env "${mkl_env[@]}" \
     "$PY" bench/listen_python.py "$BORDIN_MODEL_DIR" "$THREADS" 2>/dev/null \
     | grep -E "^(python|agreement)" | tee -a "$out"
 
@@ -88,7 +91,10 @@ def grab(side, b):
     m = re.search(rf"^{side}.*batch {b} ([0-9.]+) sentences/s", text, re.M)
     return float(m.group(1)) if m else None
 for b in (1, 32):
-    r, p = grab("rust", b), grab("python", b)
+    r, p = grab("rust ", b), grab("python", b)
     if r and p:
         print(f"ratio bordin / sentence-transformers, batch {b}: {r / p:.2f}x (goal >= 1.5x)")
+    f = grab("rust-f32", b)
+    if f and p:
+        print(f"ratio bordin with f32 products / sentence-transformers, batch {b}: {f / p:.2f}x")
 EOF

@@ -8,7 +8,7 @@ use std::process::Command;
 use anyhow::{bail, Context as _, Result};
 use bordin_listen::eval::{self, Agreement, Labels};
 use bordin_listen::model;
-use bordin_listen::{parse, Analysis, Analyzer, Context, Format, Role, Transcript};
+use bordin_listen::{parse, Analysis, Analyzer, Arithmetic, Context, Format, Role, Transcript};
 
 /// Where the model lives unless told otherwise: `$BORDIN_MODEL_DIR`, else
 /// `models/all-MiniLM-L6-v2` under the working directory.
@@ -21,15 +21,20 @@ pub fn default_model_dir() -> PathBuf {
 /// The analyzer for a command: the model named with `--model` must load (an error otherwise);
 /// without `--model`, the default folder is used when it holds the model, and the semantic part
 /// is off (and said to be) when it does not.
+///
+/// The model's arithmetic comes from `BORDIN_EMBED_ARITHMETIC` (`auto`, `f32`, `bf16-amx`; the
+/// server's `embed_arithmetic` key), unset meaning the fastest this machine runs.
 pub fn analyzer(model_dir: Option<&Path>) -> Result<Analyzer> {
+    let setting = std::env::var("BORDIN_EMBED_ARITHMETIC").ok();
+    let arithmetic =
+        Arithmetic::from_setting(setting.as_deref()).context("BORDIN_EMBED_ARITHMETIC")?;
     match model_dir {
-        Some(dir) => {
-            Analyzer::load(dir).with_context(|| format!("loading the model from {}", dir.display()))
-        }
+        Some(dir) => Analyzer::load_with(dir, arithmetic)
+            .with_context(|| format!("loading the model from {}", dir.display())),
         None => {
             let dir = default_model_dir();
             if dir.join("model.safetensors").is_file() {
-                Ok(Analyzer::new(Some(&dir)))
+                Ok(Analyzer::new_with(Some(&dir), arithmetic))
             } else {
                 Ok(Analyzer::without_model())
             }
@@ -39,16 +44,20 @@ pub fn analyzer(model_dir: Option<&Path>) -> Result<Analyzer> {
 
 /// The server's analyzer: the model in `dir` when it is there (logged either way), else the
 /// analysis without its semantic part.
-pub fn server_analyzer(dir: &Path) -> Analyzer {
+/// `arithmetic` is the configured one (`embed_arithmetic`), `None` for the fastest available.
+pub fn server_analyzer(dir: &Path, arithmetic: Option<Arithmetic>) -> Analyzer {
+    let arithmetic = arithmetic.unwrap_or_else(Arithmetic::best);
     let analyzer = if dir.join("model.safetensors").is_file() {
-        Analyzer::new(Some(dir))
+        Analyzer::new_with(Some(dir), arithmetic)
     } else {
         Analyzer::without_model()
     };
     match analyzer.semantic_status() {
-        bordin_listen::SemanticStatus::On => {
-            tracing::info!(dir = %dir.display(), "transcript analysis: semantic part on")
-        }
+        bordin_listen::SemanticStatus::On => tracing::info!(
+            dir = %dir.display(),
+            arithmetic = arithmetic.name(),
+            "transcript analysis: semantic part on"
+        ),
         bordin_listen::SemanticStatus::Off { reason } => {
             tracing::warn!(%reason, "transcript analysis: semantic part off")
         }

@@ -558,7 +558,7 @@ fn serve_command(config: Config) -> Result<std::process::ExitCode> {
         env_key.as_deref(),
         &config.database_url,
     )?;
-    let analyzer = bordin::listen::server_analyzer(&config.model_dir);
+    let analyzer = bordin::listen::server_analyzer(&config.model_dir, config.embed_arithmetic);
     runtime()?.block_on(serve(config, registry, keyring, None, analyzer))?;
     Ok(std::process::ExitCode::SUCCESS)
 }
@@ -1069,7 +1069,7 @@ async fn demo(seed: u64, db_file: &Path, listen: SocketAddr) -> Result<()> {
         ..Config::default()
     };
     let keyring = bordin::keys::read_key_file(&key_path)?;
-    let analyzer = bordin::listen::server_analyzer(&bordin::listen::default_model_dir());
+    let analyzer = bordin::listen::server_analyzer(&bordin::listen::default_model_dir(), None);
     serve(config, registry, Some(keyring), Some(banner), analyzer).await
 }
 

@@ -15,7 +15,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bordin_listen::{parse, Analyzer, Context, Embedder, Format, GoalText, LiveSession, TurnIn};
+use bordin_listen::{
+    parse, Analyzer, Arithmetic, Context, Embedder, Format, GoalText, LiveSession, TurnIn,
+};
 
 /// The fastest of `n` runs of `f`, in seconds.
 fn best_of(n: usize, mut f: impl FnMut()) -> f64 {
@@ -37,25 +39,42 @@ fn main() {
     let sentences: Vec<&str> = sentences.lines().collect();
     let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "all".into());
 
-    let t0 = Instant::now();
-    let embedder = Embedder::load(&model).expect("model");
-    let load = t0.elapsed().as_secs_f64();
-    embedder.embed_uncached(&sentences[..64]).unwrap(); // warm-up
-
-    let one = &sentences[..128];
-    let b1 = one.len() as f64
-        / best_of(3, || {
-            for s in one {
-                embedder.embed_uncached(&[s]).unwrap();
-            }
-        });
-    let b32 = sentences.len() as f64
-        / best_of(3, || {
-            embedder.embed_uncached(&sentences).unwrap();
-        });
-    println!(
-        "rust bordin-listen (candle, {threads} threads): load {load:.2} s, batch 1 {b1:.1} sentences/s, batch 32 {b32:.1} sentences/s"
-    );
+    // The best arithmetic this machine runs (AMX tiles where the CPU has them), then plain f32
+    // when that differs, so both stand beside Python in the same run.
+    let best = Arithmetic::best();
+    let mut arithmetics = vec![best];
+    if best != Arithmetic::F32 {
+        arithmetics.push(Arithmetic::F32);
+    }
+    let mut embedder = None;
+    for arithmetic in arithmetics {
+        let t0 = Instant::now();
+        let e = Embedder::load_with(&model, arithmetic).expect("model");
+        let load = t0.elapsed().as_secs_f64();
+        e.embed_uncached(&sentences[..64]).unwrap(); // warm-up
+        let one = &sentences[..128];
+        let b1 = one.len() as f64
+            / best_of(3, || {
+                for s in one {
+                    e.embed_uncached(&[s]).unwrap();
+                }
+            });
+        let b32 = sentences.len() as f64
+            / best_of(3, || {
+                e.embed_uncached(&sentences).unwrap();
+            });
+        let side = if arithmetic == best {
+            "rust"
+        } else {
+            "rust-f32"
+        };
+        println!(
+            "{side} bordin-listen (candle, {} products, {threads} threads): load {load:.2} s, batch 1 {b1:.1} sentences/s, batch 32 {b32:.1} sentences/s",
+            arithmetic.name()
+        );
+        embedder.get_or_insert(e);
+    }
+    let embedder = embedder.expect("one arithmetic");
     let vectors = embedder.embed_uncached(&sentences).unwrap();
     std::fs::write(
         root.join("bench/out/listen_rust_vectors.json"),

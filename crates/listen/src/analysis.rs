@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::context::{Context, GoalText};
 use crate::features::{self, LatencyStats, Silence, SpeakerStats};
 use crate::markers::{self, Marker, MarkerKind};
-use crate::model::ModelError;
+use crate::model::{Arithmetic, ModelError};
 use crate::text;
 use crate::transcript::{Role, Transcript};
 
@@ -78,9 +78,14 @@ impl Analyzer {
     /// An analyzer with the model in `model_dir` if it loads, else one without it that says
     /// why (never fails: analysis without the model is still useful).
     pub fn new(model_dir: Option<&Path>) -> Analyzer {
+        Analyzer::new_with(model_dir, Arithmetic::best())
+    }
+
+    /// [`Analyzer::new`] with the model's products in `arithmetic`.
+    pub fn new_with(model_dir: Option<&Path>, arithmetic: Arithmetic) -> Analyzer {
         match model_dir {
             None => Analyzer::without_model(),
-            Some(dir) => match Analyzer::load(dir) {
+            Some(dir) => match Analyzer::load_with(dir, arithmetic) {
                 Ok(a) => a,
                 Err(e) => Analyzer {
                     engine: None,
@@ -94,9 +99,14 @@ impl Analyzer {
 
     /// An analyzer with the model in `dir`, or the reason it cannot load.
     pub fn load(dir: &Path) -> Result<Analyzer, ModelError> {
+        Analyzer::load_with(dir, Arithmetic::best())
+    }
+
+    /// [`Analyzer::load`] with the model's products in `arithmetic`.
+    pub fn load_with(dir: &Path, arithmetic: Arithmetic) -> Result<Analyzer, ModelError> {
         #[cfg(feature = "semantic")]
         {
-            let engine = Engine::load(dir)?;
+            let engine = Engine::load(dir, arithmetic)?;
             Ok(Analyzer {
                 engine: Some(engine),
                 status: SemanticStatus::On,
@@ -104,7 +114,7 @@ impl Analyzer {
         }
         #[cfg(not(feature = "semantic"))]
         {
-            let _ = dir;
+            let _ = (dir, arithmetic);
             Err(ModelError::NotBuilt)
         }
     }

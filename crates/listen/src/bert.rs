@@ -19,6 +19,7 @@ use candle_nn::VarBuilder;
 use serde::Deserialize;
 
 use crate::kernels;
+use crate::{amx, model::Arithmetic};
 
 /// The fields of a BERT `config.json` that the forward pass needs.
 #[derive(Debug, Clone, Deserialize)]
@@ -48,10 +49,17 @@ fn gelu() -> String {
 }
 
 struct Linear {
-    /// `[in, out]`, contiguous: `x @ w` is one plain matmul.
-    w: Tensor,
+    w: Weights,
     /// Added by the fused kernel that follows the matmul.
     b: Vec<f32>,
+}
+
+/// A linear layer's weights in the arithmetic its products run in.
+enum Weights {
+    /// `[in, out]`, contiguous: `x @ w` is one plain candle matmul.
+    F32(Tensor),
+    /// Packed for the AMX tile kernel (bfloat16 products, f32 sums).
+    Amx(amx::Weights),
 }
 
 impl Linear {
@@ -59,23 +67,73 @@ impl Linear {
         let w = vb.get((out, inp), &format!("{name}.weight"))?;
         let b = vb.get(out, &format!("{name}.bias"))?;
         Ok(Linear {
-            w: w.t()?.contiguous()?,
+            w: Weights::F32(w.t()?.contiguous()?),
             b: b.to_vec1::<f32>()?,
         })
     }
 
-    /// Query, key and value as one layer: `[in, 3·out]`.
-    fn fused(parts: [Linear; 3]) -> Result<Linear> {
-        let [q, k, v] = parts;
-        Ok(Linear {
-            w: Tensor::cat(&[&q.w, &k.w, &v.w], 1)?.contiguous()?,
-            b: [q.b, k.b, v.b].concat(),
-        })
+    /// Query, key and value as one layer: `[in, 3·out]`, in `arithmetic`.
+    fn fused(parts: [Linear; 3], arithmetic: Arithmetic) -> Result<Linear> {
+        let mut ws = Vec::with_capacity(parts.len());
+        let mut b = Vec::new();
+        for p in parts {
+            b.extend_from_slice(&p.b);
+            ws.push(p.f32_weights()?);
+        }
+        Linear {
+            w: Weights::F32(Tensor::cat(&ws, 1)?.contiguous()?),
+            b,
+        }
+        .into_arithmetic(arithmetic)
+    }
+
+    fn f32_weights(self) -> Result<Tensor> {
+        match self.w {
+            Weights::F32(w) => Ok(w),
+            Weights::Amx(_) => candle_core::bail!("weights already packed for AMX"),
+        }
+    }
+
+    /// The layer with its products in `arithmetic` (weights loaded in f32 are packed for it).
+    fn into_arithmetic(self, arithmetic: Arithmetic) -> Result<Linear> {
+        match (arithmetic, self.w) {
+            (Arithmetic::Bf16Amx, Weights::F32(w)) => {
+                let (inp, out) = w.dims2()?;
+                let packed = amx::Weights::new(&w.flatten_all()?.to_vec1::<f32>()?, inp, out);
+                Ok(Linear {
+                    w: Weights::Amx(packed),
+                    b: self.b,
+                })
+            }
+            (_, w) => Ok(Linear { w, b: self.b }),
+        }
     }
 
     /// `x @ w`, without the bias.
     fn matmul(&self, x: &Tensor) -> Result<Tensor> {
-        x.matmul(&self.w)
+        match &self.w {
+            Weights::F32(w) => x.matmul(w),
+            Weights::Amx(w) => x.apply_op1_no_bwd(&AmxMatmul(w)),
+        }
+    }
+}
+
+/// `x @ w` on the AMX tile kernel, as a candle op.
+struct AmxMatmul<'a>(&'a amx::Weights);
+
+impl CustomOp1 for AmxMatmul<'_> {
+    fn name(&self) -> &'static str {
+        "bordin-amx-matmul"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = data(s, l)?;
+        let (k, n) = (self.0.k(), self.0.n());
+        if x.len() % k != 0 {
+            candle_core::bail!("matmul: shape {:?} for {k} inputs", l.shape());
+        }
+        let out = amx::matmul(x, self.0);
+        Ok((CpuStorage::F32(out), Shape::from((x.len() / k, n))))
     }
 }
 
@@ -210,7 +268,7 @@ pub(crate) struct Bert {
 }
 
 impl Bert {
-    pub(crate) fn load(vb: VarBuilder, c: &Config) -> Result<Bert> {
+    pub(crate) fn load(vb: VarBuilder, c: &Config, arithmetic: Arithmetic) -> Result<Bert> {
         // sentence-transformers checkpoints have no prefix; Hugging Face ones say `bert.`.
         let vb = if vb.contains_tensor("embeddings.word_embeddings.weight") {
             vb
@@ -236,15 +294,20 @@ impl Bert {
             let l = vb.pp(format!("encoder.layer.{i}"));
             let a = l.pp("attention");
             layers.push(Layer {
-                qkv: Linear::fused([
-                    Linear::load(&a, "self.query", h, h)?,
-                    Linear::load(&a, "self.key", h, h)?,
-                    Linear::load(&a, "self.value", h, h)?,
-                ])?,
-                attn_out: Linear::load(&a, "output.dense", h, h)?,
+                qkv: Linear::fused(
+                    [
+                        Linear::load(&a, "self.query", h, h)?,
+                        Linear::load(&a, "self.key", h, h)?,
+                        Linear::load(&a, "self.value", h, h)?,
+                    ],
+                    arithmetic,
+                )?,
+                attn_out: Linear::load(&a, "output.dense", h, h)?.into_arithmetic(arithmetic)?,
                 attn_norm: LayerNorm::load(&a, "output.LayerNorm", h, c.layer_norm_eps)?,
-                inter: Linear::load(&l, "intermediate.dense", c.intermediate_size, h)?,
-                out: Linear::load(&l, "output.dense", h, c.intermediate_size)?,
+                inter: Linear::load(&l, "intermediate.dense", c.intermediate_size, h)?
+                    .into_arithmetic(arithmetic)?,
+                out: Linear::load(&l, "output.dense", h, c.intermediate_size)?
+                    .into_arithmetic(arithmetic)?,
                 out_norm: LayerNorm::load(&l, "output.LayerNorm", h, c.layer_norm_eps)?,
             });
         }

@@ -49,6 +49,23 @@ fn sum(a: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
+/// The largest of `a` (−∞ when empty), with 8 partial maxima so that it vectorises.
+#[inline(always)]
+fn max(a: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; 8];
+    let c = a.chunks_exact(8);
+    let tail = c
+        .remainder()
+        .iter()
+        .fold(f32::NEG_INFINITY, |m, x| m.max(*x));
+    for x in c {
+        for k in 0..8 {
+            acc[k] = if x[k] > acc[k] { x[k] } else { acc[k] };
+        }
+    }
+    acc.iter().fold(tail, |m, x| m.max(*x))
+}
+
 /// `e^x` for `x ≤ 0` (clamped at −87, where it underflows to ~1.6e-38), branch-free so that
 /// loops over it vectorise: `2^n · p(r)` with `x = n·ln2 + r`, `|r| ≤ ln2/2`, and `p` the
 /// degree-6 Taylor polynomial of `e^r` (relative error below 2e-7 on that interval).
@@ -58,15 +75,18 @@ fn exp_neg(x: f32) -> f32 {
     // Round to nearest by adding and removing 1.5·2^23 (exact for |t| < 2^22; here |t| ≤ 126):
     // plain arithmetic, where `f32::round` is a libm call that stops vectorisation.
     const MAGIC: f32 = 12_582_912.0;
-    let n = (x * std::f32::consts::LOG2_E + MAGIC) - MAGIC;
+    let t = x * std::f32::consts::LOG2_E + MAGIC;
+    let n = t - MAGIC;
     // ln 2 split in two parts so that n·ln2 is exact in the first (Cody–Waite reduction).
     let r = x - n * 0.693_145_75 - n * 1.428_606_8e-6;
     let p = 1.0
         + r * (1.0
             + r * (0.5
                 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
-    // n is in [-126, 0]: 2^n as the bit pattern of a normal f32.
-    let bits = ((n as i32 + 127) as u32) << 23;
+    // n is in [-126, 0]: 2^n as the bit pattern of a normal f32. n is read from `t`'s low bits
+    // (its significand holds 1.5·2^23 + n, one unit per step) rather than by `n as i32`, whose
+    // saturating conversion the compiler does not vectorise.
+    let bits = t.to_bits().wrapping_sub(MAGIC.to_bits()).wrapping_add(127) << 23;
     p * f32::from_bits(bits)
 }
 
@@ -300,50 +320,50 @@ fn attend(
 ) {
     let hidden = heads * head_dim;
     let width = 3 * hidden;
-    {
-        let len = qkv.len() / width;
-        // The sentence's q, k, v with bias, head-major: [3][heads][len][head_dim].
-        let mut qkvh = vec![0.0f32; 3 * len * hidden];
-        for t in 0..len {
-            let row = &qkv[t * width..(t + 1) * width];
-            for part in 0..3 {
-                for h in 0..heads {
-                    let src = part * hidden + h * head_dim;
-                    let dst = ((part * heads + h) * len + t) * head_dim;
-                    for d in 0..head_dim {
-                        qkvh[dst + d] = row[src + d] + qkv_bias[src + d];
-                    }
-                }
+    let len = qkv.len() / width;
+    let n = len * head_dim;
+    // The sentence's queries and values with bias, head-major (`[heads][len][head_dim]`), and
+    // its keys transposed (`[heads][head_dim][len]`): a query's scores against every key are
+    // then `head_dim` multiply-adds over a row of `len` lanes, and its context `len` over rows of
+    // `head_dim`, with no horizontal sum per score.
+    let mut q = vec![0.0f32; heads * n];
+    let mut kt = vec![0.0f32; heads * n];
+    let mut v = vec![0.0f32; heads * n];
+    for (t, row) in qkv.chunks_exact(width).enumerate() {
+        for h in 0..heads {
+            for d in 0..head_dim {
+                let c = h * head_dim + d;
+                q[h * n + t * head_dim + d] = (row[c] + qkv_bias[c]) * scale;
+                kt[h * n + d * len + t] = row[hidden + c] + qkv_bias[hidden + c];
+                v[h * n + t * head_dim + d] = row[2 * hidden + c] + qkv_bias[2 * hidden + c];
             }
         }
-        let mut scores = vec![0.0f32; len];
-        let mut ctx = vec![0.0f32; head_dim];
-        for h in 0..heads {
-            let q = &qkvh[h * len * head_dim..(h + 1) * len * head_dim];
-            let k = &qkvh[(heads + h) * len * head_dim..(heads + h + 1) * len * head_dim];
-            let v = &qkvh[(2 * heads + h) * len * head_dim..(2 * heads + h + 1) * len * head_dim];
-            for i in 0..len {
-                let qi = &q[i * head_dim..(i + 1) * head_dim];
-                let mut max = f32::NEG_INFINITY;
-                for (s, kj) in scores.iter_mut().zip(k.chunks_exact(head_dim)) {
-                    *s = dot(qi, kj) * scale;
-                    max = max.max(*s);
+    }
+    let mut scores = vec![0.0f32; len];
+    let mut ctx = vec![0.0f32; head_dim];
+    for h in 0..heads {
+        let (q, kt, v) = (&q[h * n..][..n], &kt[h * n..][..n], &v[h * n..][..n]);
+        for (i, qi) in q.chunks_exact(head_dim).enumerate() {
+            scores.fill(0.0);
+            for (qd, kd) in qi.iter().zip(kt.chunks_exact(len)) {
+                for (s, k) in scores.iter_mut().zip(kd) {
+                    *s += qd * k;
                 }
-                let mut total = 0.0f32;
-                for s in scores.iter_mut() {
-                    *s = exp_neg(*s - max);
-                    total += *s;
+            }
+            let max = max(&scores);
+            for s in scores.iter_mut() {
+                *s = exp_neg(*s - max);
+            }
+            let total = sum(&scores);
+            ctx.fill(0.0);
+            for (p, vj) in scores.iter().zip(v.chunks_exact(head_dim)) {
+                for (c, x) in ctx.iter_mut().zip(vj) {
+                    *c += p * x;
                 }
-                ctx.iter_mut().for_each(|c| *c = 0.0);
-                for (s, vj) in scores.iter().zip(v.chunks_exact(head_dim)) {
-                    for (c, x) in ctx.iter_mut().zip(vj) {
-                        *c += s * x;
-                    }
-                }
-                let dst = &mut out[i * hidden + h * head_dim..i * hidden + (h + 1) * head_dim];
-                for (d, c) in dst.iter_mut().zip(&ctx) {
-                    *d = c / total;
-                }
+            }
+            let dst = &mut out[i * hidden + h * head_dim..][..head_dim];
+            for (d, c) in dst.iter_mut().zip(&ctx) {
+                *d = c / total;
             }
         }
     }

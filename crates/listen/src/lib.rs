@@ -34,6 +34,8 @@
 //! assert!(!analysis.session.semantic);
 //! ```
 
+#[cfg(feature = "semantic")]
+mod amx;
 mod analysis;
 #[cfg(feature = "semantic")]
 mod bert;
@@ -61,7 +63,7 @@ pub use context::{Context, GoalText};
 pub use features::{LatencyStats, Silence, SpeakerStats, MIN_SILENCE_SECONDS};
 pub use live::{LivePicture, LiveSession, SilenceInfo, TurnError, TurnIn};
 pub use markers::{Marker, MarkerKind};
-pub use model::ModelError;
+pub use model::{Arithmetic, ModelError};
 pub use parse::{parse, ParseError, MAX_INPUT_BYTES};
 pub use transcript::{Format, Role, Transcript, Turn, UnknownFormat};
 

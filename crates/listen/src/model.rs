@@ -97,6 +97,34 @@ pub fn sha256_file(path: &Path) -> Result<String, ModelError> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn arithmetic_settings_are_read_or_refused_by_name() {
+        assert_eq!(
+            Arithmetic::from_setting(Some("f32")).unwrap(),
+            Arithmetic::F32
+        );
+        assert_eq!(
+            Arithmetic::from_setting(Some("bf16-amx")).unwrap(),
+            Arithmetic::Bf16Amx
+        );
+        assert_eq!(Arithmetic::from_setting(None).unwrap(), Arithmetic::best());
+        assert_eq!(
+            Arithmetic::from_setting(Some("auto")).unwrap(),
+            Arithmetic::best()
+        );
+        let err = Arithmetic::from_setting(Some("f16"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"f16\"") && err.contains("bf16-amx"), "{err}");
+        for a in [Arithmetic::F32, Arithmetic::Bf16Amx] {
+            assert_eq!(Arithmetic::from_setting(Some(a.name())).unwrap(), a);
+            let json = serde_json::to_string(&a).unwrap();
+            assert_eq!(json, format!("\"{}\"", a.name()));
+        }
+        assert!(Arithmetic::F32.is_available());
+    }
+
     use super::*;
 
     #[test]
@@ -119,6 +147,60 @@ mod tests {
                 );
             }
             other => panic!("{other:?}"),
+        }
+    }
+}
+
+/// The arithmetic of the encoder's matrix products.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Arithmetic {
+    /// Single precision throughout (candle's matmul).
+    #[serde(rename = "f32")]
+    F32,
+    /// bfloat16 products with f32 sums on Intel AMX tiles (`amx.rs`); everything else in f32.
+    /// Only where [`Arithmetic::is_available`] says so.
+    #[serde(rename = "bf16-amx")]
+    Bf16Amx,
+}
+
+impl Arithmetic {
+    /// The fastest arithmetic this machine runs: AMX where the CPU and OS have it, else f32.
+    pub fn best() -> Arithmetic {
+        if Arithmetic::Bf16Amx.is_available() {
+            Arithmetic::Bf16Amx
+        } else {
+            Arithmetic::F32
+        }
+    }
+
+    /// Whether this machine (and this build) can run it.
+    pub fn is_available(self) -> bool {
+        match self {
+            Arithmetic::F32 => true,
+            #[cfg(feature = "semantic")]
+            Arithmetic::Bf16Amx => crate::amx::available(),
+            #[cfg(not(feature = "semantic"))]
+            Arithmetic::Bf16Amx => false,
+        }
+    }
+
+    /// Its name in settings, reports and benchmarks: `f32` or `bf16-amx`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Arithmetic::F32 => "f32",
+            Arithmetic::Bf16Amx => "bf16-amx",
+        }
+    }
+
+    /// From a setting: `f32`, `bf16-amx`, or `auto` (or nothing) for [`Arithmetic::best`].
+    pub fn from_setting(setting: Option<&str>) -> Result<Arithmetic, ModelError> {
+        match setting.map(str::trim) {
+            None | Some("auto" | "") => Ok(Arithmetic::best()),
+            Some("f32") => Ok(Arithmetic::F32),
+            Some("bf16-amx") => Ok(Arithmetic::Bf16Amx),
+            Some(other) => Err(ModelError::Config(format!(
+                "embedding arithmetic {other:?}: expected auto, f32 or bf16-amx"
+            ))),
         }
     }
 }

@@ -17,7 +17,7 @@ use tokenizers::{Tokenizer, TruncationParams};
 
 use crate::bert::{Bert, Config};
 
-use crate::model::{self, ModelError};
+use crate::model::{self, Arithmetic, ModelError};
 use crate::prototypes;
 use crate::transcript::Role;
 
@@ -31,6 +31,7 @@ const CACHE_LIMIT: usize = 50_000;
 /// The sentence embedder on its own.
 pub struct Embedder {
     model: Bert,
+    arithmetic: Arithmetic,
     tokenizer: Tokenizer,
     device: Device,
     /// The embedding size (`hidden_size`: 384 for this model).
@@ -44,8 +45,20 @@ fn infer(e: candle_core::Error) -> ModelError {
 
 impl Embedder {
     /// Loads the model from a folder holding `model.safetensors`, `tokenizer.json` and
-    /// `config.json`, after checking the pinned sha256 of the first two.
+    /// `config.json`, after checking the pinned sha256 of the first two, in the best arithmetic
+    /// this machine runs ([`Arithmetic::best`]).
     pub fn load(dir: &Path) -> Result<Embedder, ModelError> {
+        Embedder::load_with(dir, Arithmetic::best())
+    }
+
+    /// [`Embedder::load`] in the given arithmetic (an error if this machine cannot run it).
+    pub fn load_with(dir: &Path, arithmetic: Arithmetic) -> Result<Embedder, ModelError> {
+        if !arithmetic.is_available() {
+            return Err(ModelError::Config(format!(
+                "arithmetic {} needs a CPU and OS with AMX",
+                arithmetic.name()
+            )));
+        }
         model::verify(dir)?;
         let config_path = dir.join("config.json");
         let config_text = std::fs::read_to_string(&config_path)
@@ -64,18 +77,25 @@ impl Embedder {
         let device = Device::Cpu;
         let weights = dir.join("model.safetensors");
         // Memory-mapping is `unsafe` in candle's API (the file must not change while mapped);
-        // the workspace forbids unsafe code, so the weights are read into memory (90 MB).
+        // the workspace denies unsafe code (outside the AMX kernel), so the weights are read
+        // into memory (90 MB).
         let bytes = std::fs::read(&weights).map_err(|e| ModelError::Io(weights.clone(), e))?;
         let vb =
             VarBuilder::from_buffered_safetensors(bytes, DType::F32, &device).map_err(infer)?;
-        let model = Bert::load(vb, &config).map_err(infer)?;
+        let model = Bert::load(vb, &config, arithmetic).map_err(infer)?;
         Ok(Embedder {
             model,
+            arithmetic,
             tokenizer,
             device,
             dim: config.hidden_size,
             cache: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The arithmetic its matrix products run in.
+    pub fn arithmetic(&self) -> Arithmetic {
+        self.arithmetic
     }
 
     /// Embeds texts: one L2-normalised 384-dimensional vector per text, in input order.
@@ -146,8 +166,8 @@ pub(crate) struct Engine {
 }
 
 impl Engine {
-    pub(crate) fn load(dir: &Path) -> Result<Engine, ModelError> {
-        let embedder = Embedder::load(dir)?;
+    pub(crate) fn load(dir: &Path, arithmetic: Arithmetic) -> Result<Engine, ModelError> {
+        let embedder = Embedder::load_with(dir, arithmetic)?;
         // Every statement in one list (client sets, clinician sets, neutral turns), embedded in
         // one call or read from the folder's cache.
         let sets: Vec<&[&str]> = prototypes::CLIENT
@@ -229,7 +249,7 @@ fn statement_vectors(
 ) -> Result<Vec<Vec<f32>>, ModelError> {
     let path = dir.join(format!(
         "bordin-statements-{}.f32",
-        statements_key(dir, statements)
+        statements_key(dir, statements, embedder.arithmetic)
     ));
     if let Some(v) = read_vectors(&path, statements.len(), embedder.dim) {
         return Ok(v);
@@ -239,7 +259,7 @@ fn statement_vectors(
     Ok(vectors)
 }
 
-fn statements_key(dir: &Path, statements: &[&str]) -> String {
+fn statements_key(dir: &Path, statements: &[&str], arithmetic: Arithmetic) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     h.update(b"bordin-statements-v1");
@@ -250,6 +270,8 @@ fn statements_key(dir: &Path, statements: &[&str]) -> String {
     // config.json is not pinned; it shapes the model, so it is part of the key.
     h.update(std::fs::read(dir.join("config.json")).unwrap_or_default());
     h.update(MAX_TOKENS.to_le_bytes());
+    // The arithmetic changes the vectors in their last digits: each has its own cache.
+    h.update(arithmetic.name().as_bytes());
     for s in statements {
         h.update((s.len() as u64).to_le_bytes());
         h.update(s.as_bytes());

@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use bordin_listen::{parse, Analyzer, Context, Embedder, Format, GoalText, LiveSession, TurnIn};
+use bordin_listen::{
+    parse, Analyzer, Arithmetic, Context, Embedder, Format, GoalText, LiveSession, TurnIn,
+};
 use serde::Deserialize;
 
 use crate::data;
@@ -37,14 +39,62 @@ struct Reference {
     vectors: Vec<Vec<f32>>,
 }
 
+/// Each arithmetic this machine runs (f32 everywhere; bfloat16 AMX tiles where the CPU has
+/// them) against the reference vectors.
 #[test]
 fn embeddings_match_sentence_transformers_to_cosine_0_999() {
     let Some(dir) = model_dir() else { return };
     let reference: Reference = serde_json::from_str(&data("embeddings.json")).unwrap();
     assert!(reference.sentences.len() >= 30);
-    let embedder = Embedder::load(&dir).unwrap();
     let texts: Vec<&str> = reference.sentences.iter().map(String::as_str).collect();
-    let got = embedder.embed(&texts).unwrap();
+    let mut by_arithmetic = Vec::new();
+    for arithmetic in [Arithmetic::F32, Arithmetic::Bf16Amx] {
+        if !arithmetic.is_available() {
+            eprintln!("{} not run: this CPU or OS lacks it", arithmetic.name());
+            continue;
+        }
+        let embedder = Embedder::load_with(&dir, arithmetic).unwrap();
+        assert_eq!(embedder.arithmetic(), arithmetic);
+        let got = embedder.embed(&texts).unwrap();
+        check_against_reference(&got, &reference, arithmetic);
+        // One at a time (batch 1, no padding) gives the same vectors as the batch.
+        let single = embedder.embed_uncached(&texts[..3]).unwrap();
+        for (a, b) in single.iter().zip(&got) {
+            let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+            assert!(dot > 0.9999, "{}: {dot}", arithmetic.name());
+        }
+        by_arithmetic.push(got);
+    }
+    // Where both run, they agree closely with each other too.
+    if let [f32s, amx] = &by_arithmetic[..] {
+        for (a, b) in f32s.iter().zip(amx) {
+            let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+            assert!(dot > 0.9999, "f32 against bf16-amx: {dot}");
+        }
+    }
+    // The default is the best this machine runs.
+    let best = Arithmetic::best();
+    assert!(best.is_available());
+    assert_eq!(
+        best == Arithmetic::Bf16Amx,
+        Arithmetic::Bf16Amx.is_available()
+    );
+}
+
+#[test]
+fn an_arithmetic_the_machine_lacks_is_refused_with_a_clear_error() {
+    let Some(dir) = model_dir() else { return };
+    if Arithmetic::Bf16Amx.is_available() {
+        return; // nothing to refuse here
+    }
+    let err = Embedder::load_with(&dir, Arithmetic::Bf16Amx)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(err.contains("bf16-amx") && err.contains("AMX"), "{err}");
+}
+
+fn check_against_reference(got: &[Vec<f32>], reference: &Reference, arithmetic: Arithmetic) {
     let mut worst = (1.0f64, 0usize);
     for (i, (g, want)) in got.iter().zip(&reference.vectors).enumerate() {
         assert_eq!(g.len(), 384);
@@ -65,17 +115,12 @@ fn embeddings_match_sentence_transformers_to_cosine_0_999() {
     }
     assert!(
         worst.0 >= 0.999,
-        "sentence {} has cosine {} against sentence-transformers: {:?}",
+        "{}: sentence {} has cosine {} against sentence-transformers: {:?}",
+        arithmetic.name(),
         worst.1,
         worst.0,
         reference.sentences[worst.1]
     );
-    // One at a time (batch 1, no padding) gives the same vectors as the batch.
-    let single = embedder.embed_uncached(&texts[..3]).unwrap();
-    for (a, b) in single.iter().zip(&got) {
-        let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-        assert!(dot > 0.9999, "{dot}");
-    }
 }
 
 #[test]
