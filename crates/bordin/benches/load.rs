@@ -273,8 +273,14 @@ fn main() {
         .build()
         .expect("runtime");
     let registry = Registry::builtin().expect("instruments");
-    let mut backends = vec![TestBackend::Sqlite];
-    if testing::pg_admin_url().is_some() {
+    // BORDIN_LOAD_BACKENDS (`sqlite,postgres` by default) picks the backends to run.
+    let wanted = std::env::var("BORDIN_LOAD_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
+    let mut backends = Vec::new();
+    if wanted.contains("sqlite") {
+        backends.push(TestBackend::Sqlite);
+    }
+    if !wanted.contains("postgres") {
+    } else if testing::pg_admin_url().is_some() {
         backends.push(TestBackend::Postgres);
     } else {
         eprintln!("note: {} not set; PostgreSQL skipped", testing::PG_URL_VAR);

@@ -437,13 +437,15 @@ pub async fn open_link(
     if secret.len() != 22 || clinic_id.len() > 64 {
         return Ok(LinkState::Invalid);
     }
-    let Some(adm) = state
+    // One read: the administration, its case's setting, its client's consent and the pack.
+    let Some(link) = state
         .store
-        .administration_by_token(clinic_id, &bordin_store::hash_secret(secret))
+        .link_by_token(clinic_id, &bordin_store::hash_secret(secret))
         .await?
     else {
         return Ok(LinkState::Invalid);
     };
+    let adm = link.administration;
     match adm.status {
         AdministrationStatus::Completed => return Ok(LinkState::Completed),
         AdministrationStatus::Cancelled => return Ok(LinkState::Invalid),
@@ -453,18 +455,8 @@ pub async fn open_link(
         return Ok(LinkState::Invalid);
     }
     // A client who withdrew consent to questionnaires after the link was sent: the link closes.
-    if let Some(client) = &adm.client_id {
-        if !crate::consent::in_force(
-            state,
-            clinic_id,
-            &adm.case_id,
-            client,
-            bordin_core::goals::ConsentKind::Questionnaires,
-        )
-        .await?
-        {
-            return Ok(LinkState::Invalid);
-        }
+    if adm.client_id.is_some() && !link.questionnaire_consent {
+        return Ok(LinkState::Invalid);
     }
     // The link is the actor from here on (its administration id, never the secret).
     crate::audit::link_read(
@@ -476,11 +468,11 @@ pub async fn open_link(
         &adm.case_id,
     )
     .await?;
-    let setting = state.store.case_setting(clinic_id, &adm.case_id).await?;
-    match state
-        .form(clinic_id, &adm.instrument_id, &setting.words())
-        .await?
-    {
+    match state.form_with_pack(
+        &adm.instrument_id,
+        &link.setting.words(),
+        link.pack.as_deref(),
+    )? {
         Ok(form) => Ok(LinkState::Open {
             administration: adm,
             form,

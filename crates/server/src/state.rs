@@ -89,16 +89,29 @@ impl AppState {
         Result<bordin_core::registry::Form, bordin_core::registry::NotAdministrable>,
         AppError,
     > {
-        Ok(
-            match self.store.text_pack(clinic_id, instrument_id).await? {
-                None => self.instruments.form(instrument_id, words),
-                Some(toml) => {
-                    let mut reg = (*self.instruments).clone();
-                    install_stored_pack(&mut reg, instrument_id, &toml)?;
-                    reg.form(instrument_id, words)
-                }
-            },
-        )
+        let pack = self.store.text_pack(clinic_id, instrument_id).await?;
+        self.form_with_pack(instrument_id, words, pack.as_deref())
+    }
+
+    /// [`AppState::form`] with the clinic's pack for the instrument already read (`None`: the
+    /// clinic has none).
+    pub fn form_with_pack(
+        &self,
+        instrument_id: &str,
+        words: &bordin_core::setting::SettingWords,
+        pack: Option<&str>,
+    ) -> Result<
+        Result<bordin_core::registry::Form, bordin_core::registry::NotAdministrable>,
+        AppError,
+    > {
+        Ok(match pack {
+            None => self.instruments.form(instrument_id, words),
+            Some(toml) => {
+                let mut reg = (*self.instruments).clone();
+                install_stored_pack(&mut reg, instrument_id, toml)?;
+                reg.form(instrument_id, words)
+            }
+        })
     }
 }
 

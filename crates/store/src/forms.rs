@@ -9,6 +9,19 @@ use sqlx::Row;
 use crate::audit::AuditEvent;
 use crate::{new_id, Result, Store, StoreError};
 
+/// A client link as [`Store::link_by_token`] reads it.
+#[derive(Debug, Clone)]
+pub struct LinkRow {
+    pub administration: AdministrationRow,
+    /// The setting of the administration's case.
+    pub setting: bordin_core::Setting,
+    /// Whether the latest decision of the administration's client on questionnaire consent is
+    /// a grant (false when there is none, or no client).
+    pub questionnaire_consent: bool,
+    /// The clinic's text pack for the administration's instrument, when it has one.
+    pub pack: Option<String>,
+}
+
 /// A request for one instrument, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdministrationRow {
@@ -233,6 +246,53 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         r.as_ref().map(administration_from).transpose()
+    }
+
+    /// Everything opening a client link reads, in one round trip: the administration with this
+    /// token, its case's setting, its client's latest decision on questionnaire consent, and
+    /// the clinic's text pack for its instrument. Every client-link request opens its link, so
+    /// this replaces four reads (BENCHMARKS.md, load).
+    pub async fn link_by_token(
+        &self,
+        clinic_id: &str,
+        token_hash: &str,
+    ) -> Result<Option<LinkRow>> {
+        let columns: Vec<String> = ADMIN_COLUMNS
+            .split(", ")
+            .map(|c| format!("a.{c}"))
+            .collect();
+        let r = sqlx::query(&format!(
+            "SELECT {}, c.setting AS case_setting,
+                (SELECT r.decision FROM consent_records r
+                  WHERE r.clinic_id = a.clinic_id AND r.case_id = a.case_id
+                    AND r.client_id = a.client_id AND r.kind = $3
+                  ORDER BY r.at DESC, r.consent_id DESC LIMIT 1) AS consent_decision,
+                (SELECT p.pack FROM text_packs p
+                  WHERE p.clinic_id = a.clinic_id AND p.instrument_id = a.instrument_id) AS pack
+             FROM administrations a
+             LEFT JOIN cases c ON c.clinic_id = a.clinic_id AND c.case_id = a.case_id
+             WHERE a.clinic_id = $1 AND a.token_hash = $2",
+            columns.join(", ")
+        ))
+        .bind(clinic_id)
+        .bind(token_hash)
+        .bind(bordin_core::goals::ConsentKind::Questionnaires.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = r else { return Ok(None) };
+        let setting: Option<String> = r.try_get("case_setting")?;
+        let setting = match setting {
+            Some(s) => bordin_core::Setting::parse(&s)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown setting '{s}'")))?,
+            None => return Err(StoreError::NotFound { what: "case" }),
+        };
+        let decision: Option<String> = r.try_get("consent_decision")?;
+        Ok(Some(LinkRow {
+            administration: administration_from(&r)?,
+            setting,
+            questionnaire_consent: decision.as_deref() == Some("granted"),
+            pack: r.try_get("pack")?,
+        }))
     }
 
     /// The first response given to an administration.

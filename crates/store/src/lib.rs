@@ -49,7 +49,7 @@ pub use caseload::{CaseRow, CaseSummary, ClientRow, LatestScore, NewCase, Sessio
 pub use clinic::{AuthSession, ClinicRow, UserRow};
 pub use credentials::TotpRow;
 pub use forms::{
-    AdministrationRow, CaseScoreRow, FlagRow, NewAdministration, NewResponse, ResponseRow,
+    AdministrationRow, CaseScoreRow, FlagRow, LinkRow, NewAdministration, NewResponse, ResponseRow,
     StoredScore, Submitted,
 };
 pub use goals::{
