@@ -995,7 +995,98 @@ async fn another_clinic_sees_and_changes_nothing() {
     );
 }
 
+/// `link_by_token` reads the administration, its case's setting, its client's latest
+/// questionnaire-consent decision and the clinic's pack for the instrument in one query; each
+/// part follows what the separate reads say.
+async fn a_client_link_is_read_with_its_setting_consent_and_pack() {
+    let (store, _g) = fresh_store().await;
+    let w = world(&store, "Clinic").await;
+    let registry = crate::support::registry();
+    let wai = registry.get("wai_sr").unwrap();
+    let id = crate::support::pending_administration(&store, &w, wai, Some("h-link")).await;
+    let read = || async {
+        store
+            .link_by_token(&w.clinic_id, "h-link")
+            .await
+            .unwrap()
+            .unwrap()
+    };
+
+    let link = read().await;
+    assert_eq!(link.administration.administration_id, id);
+    assert_eq!(link.administration.instrument_id, "wai_sr");
+    assert_eq!(
+        link.setting,
+        store.case_setting(&w.clinic_id, &w.case_id).await.unwrap()
+    );
+    assert!(link.pack.is_none(), "no pack stored yet");
+    assert_eq!(
+        link.questionnaire_consent,
+        store
+            .consent_in_force(
+                &w.clinic_id,
+                &w.case_id,
+                &w.client_id,
+                ConsentKind::Questionnaires
+            )
+            .await
+            .unwrap()
+    );
+
+    // The latest decision counts, and only questionnaire consent.
+    for (kind, granted, at) in [
+        (ConsentKind::Questionnaires, true, T0 + 1),
+        (ConsentKind::TranscriptAnalysis, false, T0 + 2),
+    ] {
+        store
+            .record_consent(
+                &w.clinic_id,
+                &w.case_id,
+                &w.client_id,
+                kind,
+                granted,
+                &client(&w, at),
+            )
+            .await
+            .unwrap();
+    }
+    assert!(read().await.questionnaire_consent);
+    store
+        .record_consent(
+            &w.clinic_id,
+            &w.case_id,
+            &w.client_id,
+            ConsentKind::Questionnaires,
+            false,
+            &client(&w, T0 + 3),
+        )
+        .await
+        .unwrap();
+    assert!(!read().await.questionnaire_consent);
+
+    let (_, pack) = bordin_core::registry::PLACEHOLDER_PACKS[0];
+    store
+        .put_text_pack(&w.clinic_id, "wai_sr", pack, "admin", T0 + 4)
+        .await
+        .unwrap();
+    assert_eq!(read().await.pack.as_deref(), Some(pack));
+
+    // Another clinic's id, or an unknown hash, finds nothing.
+    let other = world(&store, "Other").await;
+    assert!(store
+        .link_by_token(&other.clinic_id, "h-link")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .link_by_token(&w.clinic_id, "h-other")
+        .await
+        .unwrap()
+        .is_none());
+}
+
 bordin_store::both_backends!(
+    a_client_link_is_read_with_its_setting_consent_and_pack,
     a_stale_edit_gets_the_current_goal_and_overwrites_nothing,
     the_agreements_log_refuses_updates_and_deletes,
     ratings_tasks_and_reports_are_kept_and_logged,
