@@ -279,11 +279,12 @@ fn main() {
     if wanted.contains("sqlite") {
         backends.push(TestBackend::Sqlite);
     }
-    if !wanted.contains("postgres") {
-    } else if testing::pg_admin_url().is_some() {
-        backends.push(TestBackend::Postgres);
-    } else {
-        eprintln!("note: {} not set; PostgreSQL skipped", testing::PG_URL_VAR);
+    if wanted.contains("postgres") {
+        if testing::pg_admin_url().is_some() {
+            backends.push(TestBackend::Postgres);
+        } else {
+            eprintln!("note: {} not set; PostgreSQL skipped", testing::PG_URL_VAR);
+        }
     }
     println!(
         "load: {} submissions of PHQ-9 over {} cases, concurrency {}, loopback",

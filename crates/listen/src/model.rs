@@ -95,62 +95,6 @@ pub fn sha256_file(path: &Path) -> Result<String, ModelError> {
         .collect::<String>())
 }
 
-#[cfg(test)]
-mod tests {
-
-    #[test]
-    fn arithmetic_settings_are_read_or_refused_by_name() {
-        assert_eq!(
-            Arithmetic::from_setting(Some("f32")).unwrap(),
-            Arithmetic::F32
-        );
-        assert_eq!(
-            Arithmetic::from_setting(Some("bf16-amx")).unwrap(),
-            Arithmetic::Bf16Amx
-        );
-        assert_eq!(Arithmetic::from_setting(None).unwrap(), Arithmetic::best());
-        assert_eq!(
-            Arithmetic::from_setting(Some("auto")).unwrap(),
-            Arithmetic::best()
-        );
-        let err = Arithmetic::from_setting(Some("f16"))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("\"f16\"") && err.contains("bf16-amx"), "{err}");
-        for a in [Arithmetic::F32, Arithmetic::Bf16Amx] {
-            assert_eq!(Arithmetic::from_setting(Some(a.name())).unwrap(), a);
-            let json = serde_json::to_string(&a).unwrap();
-            assert_eq!(json, format!("\"{}\"", a.name()));
-        }
-        assert!(Arithmetic::F32.is_available());
-    }
-
-    use super::*;
-
-    #[test]
-    fn a_folder_without_files_or_with_a_wrong_file_is_refused_by_name() {
-        let dir = tempfile::tempdir().unwrap();
-        match verify(dir.path()) {
-            Err(ModelError::Missing(_, f)) => assert_eq!(f, "model.safetensors"),
-            other => panic!("{other:?}"),
-        }
-        for f in FILES {
-            std::fs::write(dir.path().join(f), b"abc").unwrap();
-        }
-        match verify(dir.path()) {
-            // sha256("abc"), FIPS 180-2 appendix B.1.
-            Err(ModelError::Checksum { actual, file, .. }) => {
-                assert_eq!(file, "model.safetensors");
-                assert_eq!(
-                    actual,
-                    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-                );
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-}
-
 /// The arithmetic of the encoder's matrix products.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Arithmetic {
@@ -201,6 +145,61 @@ impl Arithmetic {
             Some(other) => Err(ModelError::Config(format!(
                 "embedding arithmetic {other:?}: expected auto, f32 or bf16-amx"
             ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arithmetic_settings_are_read_or_refused_by_name() {
+        assert_eq!(
+            Arithmetic::from_setting(Some("f32")).unwrap(),
+            Arithmetic::F32
+        );
+        assert_eq!(
+            Arithmetic::from_setting(Some("bf16-amx")).unwrap(),
+            Arithmetic::Bf16Amx
+        );
+        assert_eq!(Arithmetic::from_setting(None).unwrap(), Arithmetic::best());
+        assert_eq!(
+            Arithmetic::from_setting(Some("auto")).unwrap(),
+            Arithmetic::best()
+        );
+        let err = Arithmetic::from_setting(Some("f16"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"f16\"") && err.contains("bf16-amx"), "{err}");
+        for a in [Arithmetic::F32, Arithmetic::Bf16Amx] {
+            assert_eq!(Arithmetic::from_setting(Some(a.name())).unwrap(), a);
+            let json = serde_json::to_string(&a).unwrap();
+            assert_eq!(json, format!("\"{}\"", a.name()));
+        }
+        assert!(Arithmetic::F32.is_available());
+    }
+
+    #[test]
+    fn a_folder_without_files_or_with_a_wrong_file_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        match verify(dir.path()) {
+            Err(ModelError::Missing(_, f)) => assert_eq!(f, "model.safetensors"),
+            other => panic!("{other:?}"),
+        }
+        for f in FILES {
+            std::fs::write(dir.path().join(f), b"abc").unwrap();
+        }
+        match verify(dir.path()) {
+            // sha256("abc"), FIPS 180-2 appendix B.1.
+            Err(ModelError::Checksum { actual, file, .. }) => {
+                assert_eq!(file, "model.safetensors");
+                assert_eq!(
+                    actual,
+                    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+                );
+            }
+            other => panic!("{other:?}"),
         }
     }
 }

@@ -55,7 +55,9 @@ pub struct Config {
     pub model_dir: PathBuf,
     /// The arithmetic of the embedding model's matrix products: `f32`, or `bf16-amx` (bfloat16
     /// products on Intel AMX tiles, about 1.5–2× faster, embeddings within cosine 0.9999 of
-    /// f32). Unset: the fastest this machine runs.
+    /// f32). Unset or `auto`: the fastest this machine runs. Read by the same names as the
+    /// command line's `BORDIN_EMBED_ARITHMETIC` (`Arithmetic::from_setting`).
+    #[serde(deserialize_with = "arithmetic_setting")]
     pub embed_arithmetic: Option<bordin_listen::Arithmetic>,
 }
 
@@ -78,6 +80,19 @@ impl Default for Config {
             model_dir: PathBuf::from(bordin_listen::model::DEFAULT_MODEL_DIR),
             embed_arithmetic: None,
         }
+    }
+}
+
+/// `embed_arithmetic`: `auto` (or nothing) is `None`, the fastest available; other names as
+/// `bordin_listen::Arithmetic::from_setting` reads them.
+fn arithmetic_setting<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<bordin_listen::Arithmetic>, D::Error> {
+    match Option::<String>::deserialize(d)?.as_deref().map(str::trim) {
+        None | Some("auto" | "") => Ok(None),
+        Some(name) => bordin_listen::Arithmetic::from_setting(Some(name))
+            .map(Some)
+            .map_err(serde::de::Error::custom),
     }
 }
 
@@ -532,6 +547,28 @@ mod tests {
             .load()
             .unwrap_err();
         assert_eq!(e.problems[0].key, "security.throttle.free_failure");
+    }
+
+    #[test]
+    fn the_embedding_arithmetic_is_read_by_the_command_lines_names() {
+        let load = |v: &str| {
+            Loader::new()
+                .env(env(&[("BORDIN_EMBED_ARITHMETIC", v)]))
+                .load()
+        };
+        assert_eq!(
+            load("f32").unwrap().embed_arithmetic,
+            Some(bordin_listen::Arithmetic::F32)
+        );
+        assert_eq!(
+            load("bf16-amx").unwrap().embed_arithmetic,
+            Some(bordin_listen::Arithmetic::Bf16Amx)
+        );
+        assert_eq!(load("auto").unwrap().embed_arithmetic, None);
+        assert_eq!(Loader::new().load().unwrap().embed_arithmetic, None);
+        let e = load("f16").unwrap_err();
+        assert_eq!(e.problems[0].key, "embed_arithmetic");
+        assert!(e.to_string().contains("bf16-amx"), "{e}");
     }
 
     #[test]

@@ -67,18 +67,3 @@ pub async fn require_client(
         kind: kind.as_str(),
     })
 }
-
-/// The same check for a client answering through a link (no `CaseAccess`: the link is the
-/// credential and names the clinic, case and client).
-pub async fn in_force(
-    state: &AppState,
-    clinic_id: &str,
-    case_id: &str,
-    client_id: &str,
-    kind: ConsentKind,
-) -> Result<bool, AppError> {
-    Ok(state
-        .store
-        .consent_in_force(clinic_id, case_id, client_id, kind)
-        .await?)
-}

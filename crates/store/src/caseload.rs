@@ -70,7 +70,7 @@ pub struct CaseSummary {
     pub open_flags: i64,
 }
 
-fn parse<T>(what: &str, s: &str, f: impl Fn(&str) -> Option<T>) -> Result<T> {
+pub(crate) fn parse<T>(what: &str, s: &str, f: impl Fn(&str) -> Option<T>) -> Result<T> {
     f(s).ok_or_else(|| StoreError::Corrupt(format!("unknown {what} '{s}'")))
 }
 

@@ -280,17 +280,15 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         let Some(r) = r else { return Ok(None) };
-        let setting: Option<String> = r.try_get("case_setting")?;
-        let setting = match setting {
-            Some(s) => bordin_core::Setting::parse(&s)
-                .ok_or_else(|| StoreError::Corrupt(format!("unknown setting '{s}'")))?,
-            None => return Err(StoreError::NotFound { what: "case" }),
+        let Some(setting) = r.try_get::<Option<String>, _>("case_setting")? else {
+            return Err(StoreError::NotFound { what: "case" });
         };
+        let setting = crate::caseload::parse("setting", &setting, bordin_core::Setting::parse)?;
         let decision: Option<String> = r.try_get("consent_decision")?;
         Ok(Some(LinkRow {
             administration: administration_from(&r)?,
             setting,
-            questionnaire_consent: decision.as_deref() == Some("granted"),
+            questionnaire_consent: decision.as_deref() == Some(crate::goals::GRANTED),
             pack: r.try_get("pack")?,
         }))
     }

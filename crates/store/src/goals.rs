@@ -17,6 +17,9 @@ use sqlx::{Any, Row, Transaction};
 use crate::seal::{open_col, open_opt, seal_col, seal_opt, Keyring};
 use crate::{new_id, Result, Store, StoreError};
 
+/// How a consent record that grants is stored (`decision`; the other value is `withdrawn`).
+pub(crate) const GRANTED: &str = "granted";
+
 /// Who makes a change: a clinician (their user id) or a client (their client id, through their
 /// link).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -362,7 +365,7 @@ fn consent_from(r: &AnyRow, k: Option<&Keyring>, clinic_id: &str) -> Result<Cons
         client_id: r.try_get("client_id")?,
         kind: named("consent kind", r, "kind", ConsentKind::parse)?,
         granted: match decision.as_str() {
-            "granted" => true,
+            GRANTED => true,
             "withdrawn" => false,
             other => return Err(StoreError::Corrupt(format!("unknown decision '{other}'"))),
         },
@@ -1288,7 +1291,7 @@ impl Store {
         .bind(case_id)
         .bind(client_id)
         .bind(kind.as_str())
-        .bind(if granted { "granted" } else { "withdrawn" })
+        .bind(if granted { GRANTED } else { "withdrawn" })
         .bind(row.at)
         .bind(&row.recorded_by)
         .bind(row.recorded_by_role.as_str())
@@ -1351,7 +1354,7 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         Ok(match r {
-            Some(r) => r.try_get::<String, _>("decision")? == "granted",
+            Some(r) => r.try_get::<String, _>("decision")? == GRANTED,
             None => false,
         })
     }

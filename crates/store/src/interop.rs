@@ -151,7 +151,7 @@ impl Store {
             let d: String = r.try_get("decision")?;
             latest.insert(
                 (r.try_get("case_id")?, r.try_get("client_id")?),
-                d == "granted",
+                d == crate::goals::GRANTED,
             );
         }
         Ok(latest
