@@ -2,8 +2,10 @@
 //! a fixed concurrency over loopback, on SQLite and on PostgreSQL, each compared in the same run
 //! with the raw database committing the same rows without HTTP.
 //!
-//! For each backend, three fresh databases with the same seeded practice (cases, sessions, open
-//! PHQ-9 links):
+//! For each backend, three fresh databases with the same seeded practice: cases, sessions,
+//! `BORDIN_LOAD_HISTORY` (default 10) past PHQ-9 responses per case and the open PHQ-9 links, so
+//! the measured submissions land in the tables of a clinic in operation; on PostgreSQL the
+//! tables are then analyzed, as autovacuum keeps them in a running clinic. Then:
 //! - `bordin`: the server (in this process, on 127.0.0.1, port chosen by the OS) and
 //!   CONCURRENCY clients POSTing `/api/v1/links/{clinic}/{secret}`; each answer is checked (201);
 //! - `store`: `Store::submit_response` called directly (what Bordin's storage costs, no HTTP);
@@ -15,8 +17,8 @@
 //!
 //! Run: `cargo bench -p bordin --bench load` (SQLite only), or with PostgreSQL:
 //! `source .ci/postgres.sh && bordin_pg_start && cargo bench -p bordin --bench load`.
-//! `BORDIN_LOAD_SUBMISSIONS` (default 2000) and `BORDIN_LOAD_CONCURRENCY` (default 16) change
-//! the load; every phase also stops after `BORDIN_LOAD_SECONDS` (default 60) seconds. The load
+//! `BORDIN_LOAD_SUBMISSIONS` (default 2000), `BORDIN_LOAD_CONCURRENCY` (default 16) and
+//! `BORDIN_LOAD_HISTORY` change the load; every phase also stops after `BORDIN_LOAD_SECONDS` (default 60) seconds. The load
 //! goes to 127.0.0.1 only.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -36,6 +38,8 @@ struct Settings {
     concurrency: usize,
     limit: Duration,
     cases: usize,
+    /// Past responses per case, written before the measurement.
+    history: usize,
 }
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -64,7 +68,60 @@ async fn fresh(
     )
     .await
     .expect("seeding");
+    history(&store, s, registry, &practice).await;
+    if backend == TestBackend::Postgres {
+        // A running clinic's tables have planner statistics (PostgreSQL's autovacuum analyzes
+        // them as they grow); tables filled a moment ago have none, and without them the
+        // planner picks a clinic-prefix index scan (every row of the clinic, filtered) for a
+        // look-up by case or by primary key. Analyze once after seeding, as autovacuum would
+        // have, for the raw loop and Bordin alike. (SQLite: Bordin never runs ANALYZE there,
+        // and neither does the bench.)
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+            .await
+            .expect("analyze connection");
+        conn.execute("ANALYZE").await.expect("ANALYZE");
+    }
     (url, db, store, practice)
+}
+
+/// The practice's past: `history` PHQ-9 responses per case, one a week before today (entered
+/// without a link), so the measured submissions land in tables of a clinic in operation rather
+/// than empty ones.
+async fn history(store: &Store, s: &Settings, registry: &Registry, practice: &Practice) {
+    let cases = s.cases.min(practice.links.len());
+    let total = cases * s.history;
+    if total == 0 {
+        return;
+    }
+    let instrument = registry.get(load::INSTRUMENT).expect("phq9").clone();
+    let now = bordin_server::state::now_ms();
+    let (store, links) = (store.clone(), Arc::new(practice.links[..cases].to_vec()));
+    let clinic = practice.clinic_id.clone();
+    let m = run_load(total, s.concurrency, Duration::from_secs(600), move |i| {
+        let (store, links, instrument, clinic) = (
+            store.clone(),
+            links.clone(),
+            instrument.clone(),
+            clinic.clone(),
+        );
+        async move {
+            let (answers, sheet) = load::scored(&instrument, i).expect("valid answers");
+            let weeks_ago = (total - i).div_ceil(cases) as i64;
+            let mut new = load::new_response(
+                &links[i % cases],
+                &instrument,
+                &answers,
+                &sheet,
+                now - weeks_ago * 7 * 86_400_000,
+            );
+            new.administration_id = None;
+            new.entered_by = "load-history";
+            new.source = bordin_core::care::ResponseSource::Import;
+            store.submit_response(&clinic, &new).await.expect("history");
+        }
+    })
+    .await;
+    assert_eq!(m.done, total, "the practice's history is complete");
 }
 
 async fn bench_bordin(backend: TestBackend, s: &Settings, registry: &Registry) -> Measured {
@@ -267,6 +324,7 @@ fn main() {
         concurrency: env_usize("BORDIN_LOAD_CONCURRENCY", 16),
         limit: Duration::from_secs(env_usize("BORDIN_LOAD_SECONDS", 60) as u64),
         cases: 200,
+        history: env_usize("BORDIN_LOAD_HISTORY", 10),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
