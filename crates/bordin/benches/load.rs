@@ -18,8 +18,8 @@
 //! Run: `cargo bench -p bordin --bench load` (SQLite only), or with PostgreSQL:
 //! `source .ci/postgres.sh && bordin_pg_start && cargo bench -p bordin --bench load`.
 //! `BORDIN_LOAD_SUBMISSIONS` (default 2000), `BORDIN_LOAD_CONCURRENCY` (default 16) and
-//! `BORDIN_LOAD_HISTORY` change the load; every phase also stops after `BORDIN_LOAD_SECONDS` (default 60) seconds. The load
-//! goes to 127.0.0.1 only.
+//! `BORDIN_LOAD_HISTORY` change the load; every phase also stops after `BORDIN_LOAD_SECONDS`
+//! (default 60) seconds. The load goes to 127.0.0.1 only.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -84,8 +84,8 @@ async fn fresh(
     (url, db, store, practice)
 }
 
-/// The practice's past: `history` PHQ-9 responses per case, one a week before today (entered
-/// without a link), so the measured submissions land in tables of a clinic in operation rather
+/// The practice's past: `history` PHQ-9 responses per case, one a week, the latest a week ago
+/// (entered without a link, as an import), so the measured submissions land in tables of a clinic in operation rather
 /// than empty ones.
 async fn history(store: &Store, s: &Settings, registry: &Registry, practice: &Practice) {
     let cases = s.cases.min(practice.links.len());
