@@ -31,6 +31,27 @@ fn client(w: &World, at: i64) -> Change<'_> {
     }
 }
 
+/// Records `granted` for the world's client on its case, as `change`.
+async fn decide(
+    store: &bordin_store::Store,
+    w: &World,
+    kind: ConsentKind,
+    granted: bool,
+    change: &Change<'_>,
+) {
+    store
+        .record_consent(
+            &w.clinic_id,
+            &w.case_id,
+            &w.client_id,
+            kind,
+            granted,
+            change,
+        )
+        .await
+        .unwrap();
+}
+
 fn goal(words: &str) -> GoalDraft {
     GoalDraft::parse(words, "It matters to me", 2, None, "", None).unwrap()
 }
@@ -663,36 +684,20 @@ async fn consent_is_a_history_of_decisions() {
         .unwrap());
     let mut change = clinician(&w, T0);
     change.reason = Some("explained in session 1; leaflet given");
-    store
-        .record_consent(&w.clinic_id, &w.case_id, &w.client_id, kind, true, &change)
-        .await
-        .unwrap();
-    store
-        .record_consent(
-            &w.clinic_id,
-            &w.case_id,
-            &w.client_id,
-            ConsentKind::Questionnaires,
-            true,
-            &client(&w, T0 + 1),
-        )
-        .await
-        .unwrap();
+    decide(&store, &w, kind, true, &change).await;
+    decide(
+        &store,
+        &w,
+        ConsentKind::Questionnaires,
+        true,
+        &client(&w, T0 + 1),
+    )
+    .await;
     assert!(store
         .consent_in_force(&w.clinic_id, &w.case_id, &w.client_id, kind)
         .await
         .unwrap());
-    store
-        .record_consent(
-            &w.clinic_id,
-            &w.case_id,
-            &w.client_id,
-            kind,
-            false,
-            &client(&w, T0 + 2),
-        )
-        .await
-        .unwrap();
+    decide(&store, &w, kind, false, &client(&w, T0 + 2)).await;
     assert!(!store
         .consent_in_force(&w.clinic_id, &w.case_id, &w.client_id, kind)
         .await
@@ -1038,30 +1043,17 @@ async fn a_client_link_is_read_with_its_setting_consent_and_pack() {
         (ConsentKind::Questionnaires, true, T0 + 1),
         (ConsentKind::TranscriptAnalysis, false, T0 + 2),
     ] {
-        store
-            .record_consent(
-                &w.clinic_id,
-                &w.case_id,
-                &w.client_id,
-                kind,
-                granted,
-                &client(&w, at),
-            )
-            .await
-            .unwrap();
+        decide(&store, &w, kind, granted, &client(&w, at)).await;
     }
     assert!(read().await.questionnaire_consent);
-    store
-        .record_consent(
-            &w.clinic_id,
-            &w.case_id,
-            &w.client_id,
-            ConsentKind::Questionnaires,
-            false,
-            &client(&w, T0 + 3),
-        )
-        .await
-        .unwrap();
+    decide(
+        &store,
+        &w,
+        ConsentKind::Questionnaires,
+        false,
+        &client(&w, T0 + 3),
+    )
+    .await;
     assert!(!read().await.questionnaire_consent);
 
     let (_, pack) = bordin_core::registry::PLACEHOLDER_PACKS[0];
