@@ -11,8 +11,8 @@
 //!
 //! How:
 //! - [`Store::submit_response`] turns the submission into the rows it writes ([`ResponseRows`])
-//!   and queues it, with the request's held read entries and its actor, for the store's one
-//!   group writer task (started on first use, on the caller's runtime);
+//!   and queues it, with the request's held read entries and its actor, for the store's group
+//!   writer tasks ([`writers`]; started on first use, on the caller's runtime);
 //! - the writer takes the first waiting submission and every other already waiting (at most
 //!   [`GROUP_MAX`]), and writes them in one write transaction: each administration closed and
 //!   its response inserted, then each touched case's series rebuilt once (in case order), then
