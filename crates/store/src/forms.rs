@@ -687,8 +687,8 @@ pub(crate) struct ResponseRows {
 /// One `scores` row.
 #[derive(Debug, Clone)]
 pub(crate) struct ScoreValues {
-    scale_id: String,
-    value: Option<f64>,
+    pub scale_id: String,
+    pub value: Option<f64>,
     exact: Option<String>,
     answered: i64,
     missing: i64,

@@ -15,7 +15,8 @@
 //!   writer tasks ([`writers`]; started on first use, on the caller's runtime);
 //! - the writer takes the first waiting submission and every other already waiting (at most
 //!   [`GROUP_MAX`]), and writes them in one write transaction: each administration closed and
-//!   its response inserted, then each touched case's series rebuilt once (in case order), then
+//!   its response inserted, then each touched case's series brought up to date once (in case
+//!   order; the new values added, see `monitoring::add_to_cases_series`), then
 //!   every audit entry appended (reads first, then the submission, per request), then one commit;
 //! - each caller is answered only after that commit, so an acknowledged submission is durable
 //!   exactly as before;
@@ -142,7 +143,7 @@ impl Store {
     ///
     /// Statements per group, whatever its size (up to the chunk sizes): per clinic one UPDATE
     /// closing its administrations; one INSERT each for responses, scores and flags; per
-    /// clinic four for the case series (lock, read, sessions, upsert) and three for the audit
+    /// clinic four for the case series (lock, stored series, session numbers, upsert) and three for the audit
     /// chain (head, entries, head) — about ten for a one-clinic group.
     async fn write_group(&self, jobs: &[Job]) -> Result<Vec<Result<Submitted>>> {
         let mut tx = self.write_tx().await?;
@@ -234,18 +235,18 @@ impl Store {
         }
         // 3. The responses with their scores and flags.
         insert_many(&mut tx, &stored).await?;
-        // 4. Each touched case's series, once, per clinic.
-        let mut touched: BTreeMap<&str, (Vec<&str>, i64)> = BTreeMap::new();
+        // 4. Each touched case's series, once, per clinic: the new values added to it.
+        let mut touched: BTreeMap<&str, (Vec<&ResponseRows>, i64)> = BTreeMap::new();
         for r in &stored {
-            let (cases, at) = touched
+            let (rows, at) = touched
                 .entry(r.clinic_id.as_str())
                 .or_insert_with(|| (Vec::new(), r.submitted_at));
-            cases.push(r.case_id.as_str());
+            rows.push(r);
             *at = (*at).max(r.submitted_at);
         }
-        for (clinic_id, (cases, at)) in &touched {
-            for chunk in cases.chunks(CASES_PER_STATEMENT) {
-                crate::monitoring::refresh_cases_series(&mut tx, clinic_id, chunk, *at).await?;
+        for (clinic_id, (rows, at)) in &touched {
+            for chunk in rows.chunks(RESPONSES_PER_SERIES_STEP) {
+                crate::monitoring::add_to_cases_series(&mut tx, clinic_id, chunk, *at).await?;
             }
         }
         // 5. The audit entries (reads before the submission, per request), then one commit.
@@ -278,8 +279,8 @@ async fn answered_before(
 
 /// Administrations per UPDATE (two values each).
 const ADMINISTRATIONS_PER_STATEMENT: usize = 200;
-/// Cases per series rebuild (one value each, in three statements).
-const CASES_PER_STATEMENT: usize = 200;
+/// Responses per series step (each names its case and session once in its statements).
+const RESPONSES_PER_SERIES_STEP: usize = 200;
 
 /// Group writers per store. SQLite has one writer connection, so one writer task. On
 /// PostgreSQL a group's statements are network round trips: a second writer prepares its group

@@ -30,6 +30,21 @@ const ALERTS_PER_STATEMENT: usize = 100;
 /// Items whose answers are monitored on their own (risk items).
 const ITEM_MEASURES: [(&str, &str); 1] = [("phq9", "q9")];
 
+/// The series of one case: subject → measure → (session, value).
+type Subjects = BTreeMap<String, SubjectSeries>;
+
+/// One case's series as the group writer computes it, ready to write.
+struct SeriesRow {
+    case_id: String,
+    /// The series as JSON.
+    series: String,
+    /// Session number (as text: JSON object keys) → attended, as JSON.
+    sessions: String,
+    /// The latest `submitted_at` among the responses the series was built from (`None`: none),
+    /// which decides whether a new response can be added without a rebuild.
+    through: Option<i64>,
+}
+
 /// Rebuilds the series of one case from `scores`, `responses` and `sessions`, inside the caller's
 /// transaction.
 pub(crate) async fn refresh_case_series(
@@ -41,9 +56,9 @@ pub(crate) async fn refresh_case_series(
     refresh_cases_series(tx, clinic_id, &[case_id], at).await
 }
 
-/// Rebuilds the series of several cases of a clinic at once (a group of submissions): the
-/// same work as one case at a time, in four statements for all of them (lock, responses with
-/// their scores, sessions, upsert) rather than four per case.
+/// Rebuilds the series of several cases of a clinic at once: the same work as one case at a
+/// time, in four statements for all of them (lock, responses with their scores, sessions,
+/// upsert) rather than four per case.
 pub(crate) async fn refresh_cases_series(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     clinic_id: &str,
@@ -67,8 +82,10 @@ pub(crate) async fn refresh_cases_series(
     // the join from `scores` by the `clinic_id` prefix of its key, i.e. scans every score of the
     // clinic on each submission: 100 ms at 500 cases, seconds at 10,000. PostgreSQL plans a
     // CROSS JOIN with WHERE conditions like the inner join it is.
+    // Within a session, the later response wins; `response_id` settles equal times, so that a
+    // rebuild always gives the same series.
     let sql = format!(
-        "SELECT r.case_id, r.response_id, r.client_id, r.respondent, r.instrument_id, r.answers, se.number, s.scale_id, s.value
+        "SELECT r.case_id, r.response_id, r.client_id, r.respondent, r.instrument_id, r.answers, r.submitted_at, se.number, s.scale_id, s.value
          FROM responses r
          CROSS JOIN sessions se
          CROSS JOIN scores s
@@ -76,61 +93,49 @@ pub(crate) async fn refresh_cases_series(
            AND se.clinic_id = r.clinic_id AND se.session_id = r.session_id
            AND s.clinic_id = r.clinic_id AND s.response_id = r.response_id
            AND NOT EXISTS (SELECT 1 FROM responses n WHERE n.clinic_id = r.clinic_id AND n.supersedes = r.response_id)
-         ORDER BY r.case_id, se.number, r.submitted_at"
+         ORDER BY r.case_id, se.number, r.submitted_at, r.response_id"
     );
     let mut q = sqlx::query(&sql).bind(clinic_id);
     for c in &cases {
         q = q.bind(*c);
     }
     let rows = q.fetch_all(&mut **tx).await?;
-    let mut subjects: BTreeMap<String, BTreeMap<String, SubjectSeries>> = cases
+    let mut built: BTreeMap<String, (Subjects, Option<i64>)> = cases
         .iter()
-        .map(|c| ((*c).to_owned(), BTreeMap::new()))
+        .map(|c| ((*c).to_owned(), (BTreeMap::new(), None)))
         .collect();
-    let mut items_done: HashSet<String> = HashSet::new();
-    for r in &rows {
-        let Some(value) = r.try_get::<Option<f64>, _>("value")? else {
-            continue;
-        };
-        let case_id: String = r.try_get("case_id")?;
-        let case_subjects = subjects.entry(case_id).or_default();
-        let respondent: String = r.try_get("respondent")?;
-        let subject = if respondent == "client" {
-            r.try_get::<Option<String>, _>("client_id")?
-                .unwrap_or_else(|| THERAPIST.to_owned())
-        } else {
-            THERAPIST.to_owned()
-        };
-        let instrument: String = r.try_get("instrument_id")?;
-        let number: i64 = r.try_get("number")?;
-        let scale: String = r.try_get("scale_id")?;
-        push(
-            case_subjects.entry(subject.clone()).or_default(),
-            &format!("{instrument}.{scale}"),
-            number,
-            value,
-        );
-        let response_id: String = r.try_get("response_id")?;
-        for (inst, item) in ITEM_MEASURES {
-            if inst == instrument && items_done.insert(response_id.clone()) {
-                let answers: String = r.try_get("answers")?;
-                let parsed: serde_json::Map<String, serde_json::Value> =
-                    serde_json::from_str(&answers)
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                if let Some(v) = parsed
-                    .get(item)
-                    .and_then(|v| v.as_str())
-                    .and_then(|s| s.parse::<f64>().ok())
-                {
-                    push(
-                        case_subjects.entry(subject.clone()).or_default(),
-                        &format!("{inst}.{item}"),
-                        number,
-                        v,
-                    );
-                }
-            }
+    // A response's rows are consecutive (the order above ends with its id).
+    let mut start = 0;
+    while start < rows.len() {
+        let response_id: String = rows[start].try_get("response_id")?;
+        let mut end = start + 1;
+        while end < rows.len() && rows[end].try_get::<String, _>("response_id")? == response_id {
+            end += 1;
         }
+        let r = &rows[start];
+        let mut values = Vec::with_capacity(end - start);
+        for row in &rows[start..end] {
+            values.push((
+                row.try_get::<String, _>("scale_id")?,
+                row.try_get::<Option<f64>, _>("value")?,
+            ));
+        }
+        let case_id: String = r.try_get("case_id")?;
+        let submitted_at: i64 = r.try_get("submitted_at")?;
+        let (subjects, through) = built.entry(case_id).or_default();
+        *through = Some(through.map_or(submitted_at, |t| t.max(submitted_at)));
+        add_response(
+            subjects,
+            &Scored {
+                respondent: &r.try_get::<String, _>("respondent")?,
+                client_id: r.try_get::<Option<String>, _>("client_id")?.as_deref(),
+                instrument_id: &r.try_get::<String, _>("instrument_id")?,
+                answers: &r.try_get::<String, _>("answers")?,
+                values: values.iter().map(|(s, v)| (s.as_str(), *v)),
+            },
+            r.try_get("number")?,
+        )?;
+        start = end;
     }
     let sql = format!(
         "SELECT case_id, number, status FROM sessions WHERE clinic_id = $1 AND case_id IN ({list}) ORDER BY case_id, number"
@@ -158,41 +163,259 @@ pub(crate) async fn refresh_cases_series(
             .or_default()
             .insert(number.to_string(), attended);
     }
-    let mut sql = String::from(
-        "INSERT INTO case_series (clinic_id, case_id, series, sessions, updated_at) VALUES ",
+    let mut out = Vec::with_capacity(cases.len());
+    for (case_id, (subjects, through)) in built {
+        out.push(SeriesRow {
+            series: to_json(&subjects)?,
+            sessions: to_json(&sess.remove(&case_id).unwrap_or_default())?,
+            case_id,
+            through,
+        });
+    }
+    write_series(tx, clinic_id, &out, at).await
+}
+
+/// Brings the series of the cases a group of new responses touched up to date, inside the
+/// group's transaction (the responses are already inserted).
+///
+/// Why not always rebuild: a rebuild reads the case's whole history again, and on every
+/// submission that read was the largest part of PostgreSQL's work (BENCHMARKS.md, "Load").
+/// A new response only adds values, so the stored series is read (one row per case) and the
+/// response's values are put in, exactly as a rebuild would put them: in session order, the
+/// later response at a session replacing the earlier one.
+///
+/// That equivalence holds only when every new response of a case is later than everything the
+/// series was built from (`through`) and than each other, and is a first version (a correction
+/// hides the response it supersedes). Any case where that does not hold, or which has no stored
+/// series yet, is rebuilt instead. A property test checks the result against a rebuild.
+pub(crate) async fn add_to_cases_series(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    clinic_id: &str,
+    responses: &[&crate::forms::ResponseRows],
+    at: i64,
+) -> Result<()> {
+    let mut by_case: BTreeMap<&str, Vec<&crate::forms::ResponseRows>> = BTreeMap::new();
+    for r in responses {
+        by_case.entry(r.case_id.as_str()).or_default().push(r);
+    }
+    if by_case.is_empty() {
+        return Ok(());
+    }
+    let cases: Vec<&str> = by_case.keys().copied().collect();
+    let list = crate::placeholders(cases.len(), 1);
+    // Locked as the rebuild locks them, and read afterwards in a statement of its own, so that
+    // the read sees whatever a writer that held the lock before committed.
+    crate::lock_cases(tx, clinic_id, &cases).await?;
+    let sql = format!(
+        "SELECT case_id, series, sessions, series_through FROM case_series WHERE clinic_id = $1 AND case_id IN ({list})"
     );
-    let mut values: Vec<(String, String, String)> = Vec::with_capacity(cases.len());
-    for (k, c) in cases.iter().enumerate() {
-        let series = subjects.remove(*c).unwrap_or_default();
-        let series_json =
-            serde_json::to_string(&series).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        // Session number (as text: JSON object keys) → attended, as `series_from` reads them.
-        let sessions_json = serde_json::to_string(&sess.remove(*c).unwrap_or_default())
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        if k > 0 {
-            sql.push_str(", ");
+    let mut q = sqlx::query(&sql).bind(clinic_id);
+    for c in &cases {
+        q = q.bind(*c);
+    }
+    let mut stored: HashMap<String, (String, String, Option<i64>)> = HashMap::new();
+    for r in q.fetch_all(&mut **tx).await? {
+        stored.insert(
+            r.try_get("case_id")?,
+            (
+                r.try_get("series")?,
+                r.try_get("sessions")?,
+                r.try_get("series_through")?,
+            ),
+        );
+    }
+    // The numbers of the sessions the responses are about (a response without a session is
+    // not part of any series, as in the rebuild).
+    let mut session_ids: Vec<&str> = responses
+        .iter()
+        .filter_map(|r| r.session_id.as_deref())
+        .collect();
+    session_ids.sort_unstable();
+    session_ids.dedup();
+    let mut numbers: HashMap<String, i64> = HashMap::new();
+    if !session_ids.is_empty() {
+        let sql = format!(
+            "SELECT session_id, number FROM sessions WHERE clinic_id = $1 AND session_id IN ({})",
+            crate::placeholders(session_ids.len(), 1)
+        );
+        let mut q = sqlx::query(&sql).bind(clinic_id);
+        for s in &session_ids {
+            q = q.bind(*s);
         }
-        let b = 3 * k + 3;
-        sql.push_str(&format!("($1, ${b}, ${}, ${}, $2)", b + 1, b + 2));
-        values.push(((*c).to_owned(), series_json, sessions_json));
+        for r in q.fetch_all(&mut **tx).await? {
+            numbers.insert(r.try_get("session_id")?, r.try_get("number")?);
+        }
     }
-    sql.push_str(
-        " ON CONFLICT (clinic_id, case_id) DO UPDATE SET series = excluded.series, sessions = excluded.sessions, updated_at = excluded.updated_at",
-    );
-    let mut q = sqlx::query(&sql).bind(clinic_id).bind(at);
-    for (case_id, series, sessions) in &values {
-        q = q.bind(case_id).bind(series).bind(sessions);
+    let mut out = Vec::new();
+    let mut rebuild = Vec::new();
+    for (case_id, mut new) in by_case {
+        new.sort_by_key(|r| r.submitted_at);
+        let Some((series, sessions, Some(through))) = stored.remove(case_id) else {
+            rebuild.push(case_id);
+            continue;
+        };
+        let later = new.first().is_some_and(|r| r.submitted_at > through)
+            && new
+                .windows(2)
+                .all(|w| w[0].submitted_at < w[1].submitted_at)
+            && new.iter().all(|r| r.version == 1 && r.supersedes.is_none());
+        if !later {
+            rebuild.push(case_id);
+            continue;
+        }
+        let mut subjects: Subjects =
+            serde_json::from_str(&series).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut latest = through;
+        for r in &new {
+            let Some(number) = r.session_id.as_deref().and_then(|s| numbers.get(s)) else {
+                continue;
+            };
+            // As in the rebuild, a response counts from when it has a session and scores.
+            if r.scores.is_empty() {
+                continue;
+            }
+            latest = r.submitted_at;
+            add_response(
+                &mut subjects,
+                &Scored {
+                    respondent: r.respondent,
+                    client_id: r.client_id.as_deref(),
+                    instrument_id: &r.instrument_id,
+                    answers: &r.answers,
+                    values: r.scores.iter().map(|s| (s.scale_id.as_str(), s.value)),
+                },
+                *number,
+            )?;
+        }
+        out.push(SeriesRow {
+            case_id: case_id.to_owned(),
+            series: to_json(&subjects)?,
+            sessions,
+            through: Some(latest),
+        });
     }
-    q.execute(&mut **tx).await?;
+    write_series(tx, clinic_id, &out, at).await?;
+    for chunk in rebuild.chunks(CASES_PER_STATEMENT) {
+        refresh_cases_series(tx, clinic_id, chunk, at).await?;
+    }
     Ok(())
 }
 
-fn push(s: &mut SubjectSeries, measure: &str, session: i64, value: f64) {
+/// Cases per rebuild (one value each, in three statements).
+const CASES_PER_STATEMENT: usize = 200;
+
+/// Cases per series upsert (four values each).
+const SERIES_PER_STATEMENT: usize = 200;
+
+/// One scored response, as a series sees it.
+struct Scored<'a, I> {
+    respondent: &'a str,
+    client_id: Option<&'a str>,
+    instrument_id: &'a str,
+    /// The answers as stored (JSON object of item → exact decimal text).
+    answers: &'a str,
+    /// Scale → value (`None`: not scorable).
+    values: I,
+}
+
+/// Puts one response's monitored values into its case's series at session `number`. The one
+/// rule both the rebuild and the group writer's addition follow.
+fn add_response<'a>(
+    subjects: &mut Subjects,
+    r: &Scored<'a, impl Iterator<Item = (&'a str, Option<f64>)> + Clone>,
+    number: i64,
+) -> Result<()> {
+    let subject = match (r.respondent, r.client_id) {
+        ("client", Some(client)) => client,
+        _ => THERAPIST,
+    };
+    let mut any = false;
+    for (scale, value) in r.values.clone() {
+        let Some(value) = value else { continue };
+        any = true;
+        put(
+            subjects.entry(subject.to_owned()).or_default(),
+            &format!("{}.{scale}", r.instrument_id),
+            number,
+            value,
+        );
+    }
+    // Risk items count only for a response with a score (as they always have).
+    if !any {
+        return Ok(());
+    }
+    for (inst, item) in ITEM_MEASURES {
+        if inst != r.instrument_id {
+            continue;
+        }
+        let parsed: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(r.answers).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        if let Some(v) = parsed
+            .get(item)
+            .and_then(|v| v.as_str())
+            .and_then(|s| s.parse::<f64>().ok())
+        {
+            put(
+                subjects.entry(subject.to_owned()).or_default(),
+                &format!("{inst}.{item}"),
+                number,
+                v,
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Writes series rows (insert or replace).
+async fn write_series(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    clinic_id: &str,
+    rows: &[SeriesRow],
+    at: i64,
+) -> Result<()> {
+    for chunk in rows.chunks(SERIES_PER_STATEMENT) {
+        let mut sql = String::from(
+            "INSERT INTO case_series (clinic_id, case_id, series, sessions, series_through, updated_at) VALUES ",
+        );
+        for k in 0..chunk.len() {
+            if k > 0 {
+                sql.push_str(", ");
+            }
+            let b = 4 * k + 3;
+            sql.push_str(&format!(
+                "($1, ${b}, ${}, ${}, ${}, $2)",
+                b + 1,
+                b + 2,
+                b + 3
+            ));
+        }
+        sql.push_str(
+            " ON CONFLICT (clinic_id, case_id) DO UPDATE SET series = excluded.series, sessions = excluded.sessions, series_through = excluded.series_through, updated_at = excluded.updated_at",
+        );
+        let mut q = sqlx::query(&sql).bind(clinic_id).bind(at);
+        for r in chunk {
+            q = q
+                .bind(&r.case_id)
+                .bind(&r.series)
+                .bind(&r.sessions)
+                .bind(r.through);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+fn to_json(v: &impl serde::Serialize) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Puts `value` at `session` in a measure's series, kept in session order: one value per
+/// session, a later response at the same session replacing it.
+fn put(s: &mut SubjectSeries, measure: &str, session: i64, value: f64) {
     let v = s.entry(measure.to_owned()).or_default();
-    // One value per session and measure; a later response at the same session replaces it.
-    match v.iter_mut().find(|(n, _)| *n == session) {
-        Some(p) => p.1 = value,
-        None => v.push((session, value)),
+    match v.binary_search_by_key(&session, |p| p.0) {
+        Ok(i) => v[i].1 = value,
+        Err(i) => v.insert(i, (session, value)),
     }
 }
 

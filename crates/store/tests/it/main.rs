@@ -21,5 +21,6 @@ mod isolation;
 mod privacy;
 mod responses;
 mod sealed;
+mod series;
 mod text_packs;
 mod transcripts;
