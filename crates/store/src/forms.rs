@@ -809,7 +809,13 @@ pub(crate) async fn insert_many(
                 "INSERT INTO scores (clinic_id, response_id, scale_id, value, exact, answered, missing, band) VALUES {}",
                 crate::values_list(part.len(), 8, 0)
             );
-            let mut q = sqlx::query(&sql);
+            // sqlx 0.8's Any driver sends a missing `f64` to PostgreSQL as a NULL `float4`, and
+            // a statement prepared (and cached) with that type then refuses the next real value
+            // (8 bytes for a 4-byte type: "incorrect binary data format"). A part with a
+            // missing value is therefore prepared for this execution only; cached statements
+            // are always prepared with `float8`.
+            let missing = part.iter().any(|(_, s)| s.value.is_none());
+            let mut q = sqlx::query(&sql).persistent(!missing);
             for (r, s) in part {
                 q = q
                     .bind(&r.clinic_id)

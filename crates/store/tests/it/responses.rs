@@ -230,6 +230,44 @@ async fn fractional_subscale_scores_keep_their_value() {
     assert_eq!(scores.len(), 4, "total and three subscales");
 }
 
+/// Responses with an unscorable scale (its value missing), then responses with values, on the
+/// store's connections, all store their values. On PostgreSQL a statement first
+/// prepared with the missing value used to refuse every later value on that connection.
+async fn missing_and_present_score_values_alternate() {
+    let (store, _g) = fresh_store().await;
+    let w = world(&store, "Clinic").await;
+    let reg = registry();
+    let phq9 = reg.get("phq9").unwrap();
+    // Eight of nine items blank: the total cannot be scored (value missing).
+    let mut blank = vec![None; 10];
+    blank[0] = Some(1);
+    let (blank_answers, blank_sheet) = scored(phq9, &blank);
+    assert_eq!(blank_sheet.scales[0].value, None, "the fixture is unscorable");
+    let (full_answers, full_sheet) = scored(phq9, &phq9_values([2; 9]));
+    // Twenty missing values first, so that every connection the pool hands out meanwhile has
+    // met the statement with a missing value (the pool takes its connections in turn); then
+    // twenty present ones.
+    for k in 0..40 {
+        let (answers, sheet) = if k < 20 {
+            (&blank_answers, &blank_sheet)
+        } else {
+            (&full_answers, &full_sheet)
+        };
+        submit(&store, &w, phq9, answers, sheet, None, T0 + k).await;
+    }
+    let values: Vec<Option<f64>> = store
+        .case_scores(&w.clinic_id, &w.case_id)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|s| s.scale_id == "total")
+        .map(|s| s.value)
+        .collect();
+    assert_eq!(values.len(), 40);
+    assert_eq!(values.iter().filter(|v| **v == Some(18.0)).count(), 20);
+    assert_eq!(values.iter().filter(|v| v.is_none()).count(), 20);
+}
+
 async fn correction_supersedes_and_keeps_the_original() {
     let (store, _g) = fresh_store().await;
     let w = world(&store, "Clinic").await;
@@ -390,6 +428,7 @@ bordin_store::both_backends!(
     submit_to_an_unknown_administration_is_a_conflict,
     scores_and_risk_flag_are_stored_with_the_response,
     fractional_subscale_scores_keep_their_value,
+    missing_and_present_score_values_alternate,
     correction_supersedes_and_keeps_the_original,
     database_refuses_update_and_delete_of_responses,
 );
