@@ -546,9 +546,9 @@ pub async fn submit_link(
         Err(errors) => return Ok(SubmitOutcome::Invalid { form, errors }),
     };
     let sheet = form.instrument.score(&answers);
-    let submitted = state
+    let (submitted, series) = state
         .store
-        .submit_response(
+        .submit_response_and_series(
             clinic_id,
             &NewResponse {
                 administration_id: Some(&adm.administration_id),
@@ -568,7 +568,7 @@ pub async fn submit_link(
     Ok(match submitted {
         Submitted::Stored { response_id } => {
             state.metrics.form_submitted("link");
-            crate::monitor::after_change(state, clinic_id, &adm.case_id).await;
+            crate::monitor::after_submission(state, clinic_id, &adm.case_id, series).await;
             SubmitOutcome::Stored { response_id }
         }
         Submitted::AlreadyStored { response_id } => SubmitOutcome::AlreadyStored { response_id },
@@ -657,9 +657,9 @@ pub async fn record_answers(
 ) -> Result<String, AppError> {
     let session = resolve_session(state, access, rec.session).await?;
     let sheet = instrument.score(answers);
-    let submitted = state
+    let (submitted, series) = state
         .store
-        .submit_response(
+        .submit_response_and_series(
             access.clinic_id(),
             &NewResponse {
                 administration_id: None,
@@ -677,7 +677,7 @@ pub async fn record_answers(
         )
         .await?;
     state.metrics.form_submitted("clinician");
-    crate::monitor::after_change(state, access.clinic_id(), access.case_id()).await;
+    crate::monitor::after_submission(state, access.clinic_id(), access.case_id(), series).await;
     Ok(submitted.response_id().to_owned())
 }
 

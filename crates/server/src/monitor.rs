@@ -201,8 +201,18 @@ pub async fn evaluate_case(
     clinic_id: &str,
     case_id: &str,
 ) -> Result<usize, AppError> {
-    let rules = rules(state, clinic_id).await?;
     let series = state.store.case_series(clinic_id, case_id).await?;
+    evaluate_series(state, clinic_id, case_id, series).await
+}
+
+/// Evaluates one case's series and raises its new alerts; returns how many were raised.
+async fn evaluate_series(
+    state: &AppState,
+    clinic_id: &str,
+    case_id: &str,
+    series: CaseSeries,
+) -> Result<usize, AppError> {
+    let rules = rules(state, clinic_id).await?;
     let signals = case_signals(&series, &rules);
     let raised = state
         .store
@@ -215,7 +225,23 @@ pub async fn evaluate_case(
 /// Evaluates after a change, logging rather than failing the request: the submission is already
 /// stored, and the next evaluation will raise whatever this one could not.
 pub async fn after_change(state: &AppState, clinic_id: &str, case_id: &str) {
-    if let Err(e) = evaluate_case(state, clinic_id, case_id).await {
+    after_submission(state, clinic_id, case_id, None).await;
+}
+
+/// [`after_change`] for a stored submission, given the case's series as the submission's
+/// transaction left it (`Store::submit_response_and_series`), which spares reading it again;
+/// read when not given.
+pub async fn after_submission(
+    state: &AppState,
+    clinic_id: &str,
+    case_id: &str,
+    series: Option<CaseSeries>,
+) {
+    let evaluated = match series {
+        Some(series) => evaluate_series(state, clinic_id, case_id, series).await,
+        None => evaluate_case(state, clinic_id, case_id).await,
+    };
+    if let Err(e) = evaluated {
         tracing::error!(error = %e, case = %case_id, "monitoring evaluation failed; it will be retried by the next one");
     }
 }

@@ -333,6 +333,17 @@ impl Store {
         clinic_id: &str,
         new: &NewResponse<'_>,
     ) -> Result<Submitted> {
+        Ok(self.submit_response_and_series(clinic_id, new).await?.0)
+    }
+
+    /// [`Store::submit_response`], with the case's series as the submission's transaction left
+    /// it when the response was stored now (`None` for [`Submitted::AlreadyStored`]): what the
+    /// monitoring that follows a submission evaluates, without reading it again.
+    pub async fn submit_response_and_series(
+        &self,
+        clinic_id: &str,
+        new: &NewResponse<'_>,
+    ) -> Result<(Submitted, Option<crate::CaseSeries>)> {
         let rows = ResponseRows::new(clinic_id, &new_id(), new, 1, None, None);
         self.submit_grouped(rows).await
     }

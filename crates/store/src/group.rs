@@ -39,7 +39,11 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::audit::{self, AuditActor, AuditEvent, Unwritten};
 use crate::forms::{insert_many, ResponseRows, Submitted};
-use crate::{Result, Store, StoreError};
+use crate::{CaseSeries, Result, Store, StoreError};
+
+/// A submission's outcome: stored now (with its case's series as the group's transaction left
+/// it) or already stored (no series).
+pub(crate) type Outcome = (Submitted, Option<CaseSeries>);
 
 /// Submissions written in one transaction, at most.
 pub(crate) const GROUP_MAX: usize = 64;
@@ -53,7 +57,7 @@ pub(crate) struct Job {
     held: Vec<Unwritten>,
     actor: AuditActor,
     source: String,
-    reply: oneshot::Sender<Result<Submitted>>,
+    reply: oneshot::Sender<Result<Outcome>>,
 }
 
 /// The store's queue to its group writer; started on first use and shared by the store's
@@ -94,7 +98,7 @@ impl Store {
 
     /// Stores a submission through the group writer (see the module documentation); answers
     /// once it is committed.
-    pub(crate) async fn submit_grouped(&self, rows: ResponseRows) -> Result<Submitted> {
+    pub(crate) async fn submit_grouped(&self, rows: ResponseRows) -> Result<Outcome> {
         let (ctx, held) = audit::take_held();
         let (actor, source) = audit::current();
         let (reply, answer) = oneshot::channel();
@@ -127,8 +131,8 @@ impl Store {
     async fn commit_alone(
         &self,
         job: Job,
-        answer: oneshot::Receiver<Result<Submitted>>,
-    ) -> Result<Submitted> {
+        answer: oneshot::Receiver<Result<Outcome>>,
+    ) -> Result<Outcome> {
         commit_group(self, vec![job]).await;
         answer.await.unwrap_or_else(|_| {
             Err(StoreError::Unavailable(
@@ -145,7 +149,7 @@ impl Store {
     /// closing its administrations; one INSERT each for responses, scores and flags; per
     /// clinic four for the case series (lock, stored series, session numbers, upsert) and three for the audit
     /// chain (head, entries, head) — about ten for a one-clinic group.
-    async fn write_group(&self, jobs: &[Job]) -> Result<Vec<Result<Submitted>>> {
+    async fn write_group(&self, jobs: &[Job]) -> Result<Vec<Result<Outcome>>> {
         let mut tx = self.write_tx().await?;
         // 1. Close every administration answered, once per administration; a job whose
         //    administration an earlier job of this group closes is that job's repeat.
@@ -244,15 +248,35 @@ impl Store {
             rows.push(r);
             *at = (*at).max(r.submitted_at);
         }
+        let mut series: HashMap<(&str, String), CaseSeries> = HashMap::new();
         for (clinic_id, (rows, at)) in &touched {
             for chunk in rows.chunks(RESPONSES_PER_SERIES_STEP) {
-                crate::monitoring::add_to_cases_series(&mut tx, clinic_id, chunk, *at).await?;
+                for s in
+                    crate::monitoring::add_to_cases_series(&mut tx, clinic_id, chunk, *at).await?
+                {
+                    series.insert((clinic_id, s.case_id.clone()), s);
+                }
             }
         }
         // 5. The audit entries (reads before the submission, per request), then one commit.
         audit::append_all(&mut tx, &entries).await?;
         tx.commit().await?;
-        Ok(outcomes)
+        // Each stored submission with its case's series.
+        Ok(jobs
+            .iter()
+            .zip(outcomes)
+            .map(|(job, outcome)| {
+                outcome.map(|submitted| {
+                    let s = match submitted {
+                        Submitted::Stored { .. } => series
+                            .get(&(job.rows.clinic_id.as_str(), job.rows.case_id.clone()))
+                            .cloned(),
+                        Submitted::AlreadyStored { .. } => None,
+                    };
+                    (submitted, s)
+                })
+            })
+            .collect())
     }
 }
 

@@ -33,16 +33,26 @@ const ITEM_MEASURES: [(&str, &str); 1] = [("phq9", "q9")];
 /// The series of one case: subject → measure → (session, value).
 type Subjects = BTreeMap<String, SubjectSeries>;
 
-/// One case's series as the group writer computes it, ready to write.
-struct SeriesRow {
+/// One case's series as a writer computed it, before it is written.
+struct Built {
     case_id: String,
-    /// The series as JSON.
-    series: String,
-    /// Session number (as text: JSON object keys) → attended, as JSON.
-    sessions: String,
+    subjects: Subjects,
+    /// Session number → attended.
+    sessions: BTreeMap<i64, bool>,
     /// The latest `submitted_at` among the responses the series was built from (`None`: none),
     /// which decides whether a new response can be added without a rebuild.
     through: Option<i64>,
+}
+
+impl Built {
+    fn into_series(self, case_status: String) -> CaseSeries {
+        CaseSeries {
+            case_id: self.case_id,
+            subjects: self.subjects,
+            sessions: self.sessions,
+            case_status,
+        }
+    }
 }
 
 /// Rebuilds the series of one case from `scores`, `responses` and `sessions`, inside the caller's
@@ -65,11 +75,21 @@ pub(crate) async fn refresh_cases_series(
     case_ids: &[&str],
     at: i64,
 ) -> Result<()> {
+    let built = rebuild(tx, clinic_id, case_ids).await?;
+    write_series(tx, clinic_id, &built, at).await
+}
+
+/// The series of `case_ids` computed afresh from their rows (locked first).
+async fn rebuild(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    clinic_id: &str,
+    case_ids: &[&str],
+) -> Result<Vec<Built>> {
     let mut cases: Vec<&str> = case_ids.to_vec();
     cases.sort_unstable();
     cases.dedup();
     if cases.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     // `$2, $3, …` for the cases, after the clinic's `$1`.
     let list = crate::placeholders(cases.len(), 1);
@@ -145,7 +165,7 @@ pub(crate) async fn refresh_cases_series(
         q = q.bind(*c);
     }
     let sessions = q.fetch_all(&mut **tx).await?;
-    let mut sess: BTreeMap<String, BTreeMap<String, bool>> = cases
+    let mut sess: BTreeMap<String, BTreeMap<i64, bool>> = cases
         .iter()
         .map(|c| ((*c).to_owned(), BTreeMap::new()))
         .collect();
@@ -159,20 +179,17 @@ pub(crate) async fn refresh_cases_series(
             "missed" => false,
             _ => continue,
         };
-        sess.entry(case_id)
-            .or_default()
-            .insert(number.to_string(), attended);
+        sess.entry(case_id).or_default().insert(number, attended);
     }
-    let mut out = Vec::with_capacity(cases.len());
-    for (case_id, (subjects, through)) in built {
-        out.push(SeriesRow {
-            series: to_json(&subjects)?,
-            sessions: to_json(&sess.remove(&case_id).unwrap_or_default())?,
+    Ok(built
+        .into_iter()
+        .map(|(case_id, (subjects, through))| Built {
+            sessions: sess.remove(&case_id).unwrap_or_default(),
             case_id,
+            subjects,
             through,
-        });
-    }
-    write_series(tx, clinic_id, &out, at).await
+        })
+        .collect())
 }
 
 /// Brings the series of the cases a group of new responses touched up to date, inside the
@@ -188,41 +205,49 @@ pub(crate) async fn refresh_cases_series(
 /// series was built from (`through`) and than each other, and is a first version (a correction
 /// hides the response it supersedes). Any case where that does not hold, or which has no stored
 /// series yet, is rebuilt instead. A property test checks the result against a rebuild.
+///
+/// Returns the touched cases' series as this transaction leaves them, for the monitoring that
+/// follows the submission (it need not read them again).
 pub(crate) async fn add_to_cases_series(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     clinic_id: &str,
     responses: &[&crate::forms::ResponseRows],
     at: i64,
-) -> Result<()> {
+) -> Result<Vec<CaseSeries>> {
     let mut by_case: BTreeMap<&str, Vec<&crate::forms::ResponseRows>> = BTreeMap::new();
     for r in responses {
         by_case.entry(r.case_id.as_str()).or_default().push(r);
     }
     if by_case.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let cases: Vec<&str> = by_case.keys().copied().collect();
     let list = crate::placeholders(cases.len(), 1);
     // Locked as the rebuild locks them, and read afterwards in a statement of its own, so that
     // the read sees whatever a writer that held the lock before committed.
     crate::lock_cases(tx, clinic_id, &cases).await?;
+    // The cases' status comes along for the series handed back.
     let sql = format!(
-        "SELECT case_id, series, sessions, series_through FROM case_series WHERE clinic_id = $1 AND case_id IN ({list})"
+        "SELECT c.case_id, c.status, cs.series, cs.sessions, cs.series_through
+         FROM cases c LEFT JOIN case_series cs ON cs.clinic_id = c.clinic_id AND cs.case_id = c.case_id
+         WHERE c.clinic_id = $1 AND c.case_id IN ({list})"
     );
     let mut q = sqlx::query(&sql).bind(clinic_id);
     for c in &cases {
         q = q.bind(*c);
     }
-    let mut stored: HashMap<String, (String, String, Option<i64>)> = HashMap::new();
+    let mut status: HashMap<String, String> = HashMap::new();
+    let mut stored: HashMap<String, (String, String, i64)> = HashMap::new();
     for r in q.fetch_all(&mut **tx).await? {
-        stored.insert(
-            r.try_get("case_id")?,
-            (
-                r.try_get("series")?,
-                r.try_get("sessions")?,
-                r.try_get("series_through")?,
-            ),
-        );
+        let case_id: String = r.try_get("case_id")?;
+        if let (Some(series), Some(sessions), Some(through)) = (
+            r.try_get::<Option<String>, _>("series")?,
+            r.try_get::<Option<String>, _>("sessions")?,
+            r.try_get::<Option<i64>, _>("series_through")?,
+        ) {
+            stored.insert(case_id.clone(), (series, sessions, through));
+        }
+        status.insert(case_id, r.try_get("status")?);
     }
     // The numbers of the sessions the responses are about (a response without a session is
     // not part of any series, as in the rebuild).
@@ -247,11 +272,11 @@ pub(crate) async fn add_to_cases_series(
         }
     }
     let mut out = Vec::new();
-    let mut rebuild = Vec::new();
+    let mut stale = Vec::new();
     for (case_id, mut new) in by_case {
         new.sort_by_key(|r| r.submitted_at);
-        let Some((series, sessions, Some(through))) = stored.remove(case_id) else {
-            rebuild.push(case_id);
+        let Some((series, sessions, through)) = stored.remove(case_id) else {
+            stale.push(case_id);
             continue;
         };
         let later = new.first().is_some_and(|r| r.submitted_at > through)
@@ -260,7 +285,7 @@ pub(crate) async fn add_to_cases_series(
                 .all(|w| w[0].submitted_at < w[1].submitted_at)
             && new.iter().all(|r| r.version == 1 && r.supersedes.is_none());
         if !later {
-            rebuild.push(case_id);
+            stale.push(case_id);
             continue;
         }
         let mut subjects: Subjects =
@@ -287,18 +312,25 @@ pub(crate) async fn add_to_cases_series(
                 *number,
             )?;
         }
-        out.push(SeriesRow {
+        out.push(Built {
             case_id: case_id.to_owned(),
-            series: to_json(&subjects)?,
-            sessions,
+            subjects,
+            sessions: serde_json::from_str(&sessions)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
             through: Some(latest),
         });
     }
-    write_series(tx, clinic_id, &out, at).await?;
-    for chunk in rebuild.chunks(CASES_PER_STATEMENT) {
-        refresh_cases_series(tx, clinic_id, chunk, at).await?;
+    for chunk in stale.chunks(CASES_PER_STATEMENT) {
+        out.extend(rebuild(tx, clinic_id, chunk).await?);
     }
-    Ok(())
+    write_series(tx, clinic_id, &out, at).await?;
+    Ok(out
+        .into_iter()
+        .map(|b| {
+            let s = status.get(&b.case_id).cloned().unwrap_or_default();
+            b.into_series(s)
+        })
+        .collect())
 }
 
 /// Cases per rebuild (one value each, in three statements).
@@ -370,14 +402,15 @@ fn add_response<'a>(
 async fn write_series(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     clinic_id: &str,
-    rows: &[SeriesRow],
+    rows: &[Built],
     at: i64,
 ) -> Result<()> {
     for chunk in rows.chunks(SERIES_PER_STATEMENT) {
         let mut sql = String::from(
             "INSERT INTO case_series (clinic_id, case_id, series, sessions, series_through, updated_at) VALUES ",
         );
-        for k in 0..chunk.len() {
+        let mut json = Vec::with_capacity(chunk.len());
+        for (k, r) in chunk.iter().enumerate() {
             if k > 0 {
                 sql.push_str(", ");
             }
@@ -388,16 +421,18 @@ async fn write_series(
                 b + 2,
                 b + 3
             ));
+            // Session numbers become JSON object keys (text), as `series_from` reads them.
+            json.push((to_json(&r.subjects)?, to_json(&r.sessions)?));
         }
         sql.push_str(
             " ON CONFLICT (clinic_id, case_id) DO UPDATE SET series = excluded.series, sessions = excluded.sessions, series_through = excluded.series_through, updated_at = excluded.updated_at",
         );
         let mut q = sqlx::query(&sql).bind(clinic_id).bind(at);
-        for r in chunk {
+        for (r, (series, sessions)) in chunk.iter().zip(&json) {
             q = q
                 .bind(&r.case_id)
-                .bind(&r.series)
-                .bind(&r.sessions)
+                .bind(series)
+                .bind(sessions)
                 .bind(r.through);
         }
         q.execute(&mut **tx).await?;

@@ -242,7 +242,10 @@ async fn missing_and_present_score_values_alternate() {
     let mut blank = vec![None; 10];
     blank[0] = Some(1);
     let (blank_answers, blank_sheet) = scored(phq9, &blank);
-    assert_eq!(blank_sheet.scales[0].value, None, "the fixture is unscorable");
+    assert_eq!(
+        blank_sheet.scales[0].value, None,
+        "the fixture is unscorable"
+    );
     let (full_answers, full_sheet) = scored(phq9, &phq9_values([2; 9]));
     // Twenty missing values first, so that every connection the pool hands out meanwhile has
     // met the statement with a missing value (the pool takes its connections in turn); then

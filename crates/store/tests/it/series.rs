@@ -5,12 +5,14 @@
 
 use bordin_core::care::{Modality, ResponseSource, SessionStatus};
 use bordin_core::Instrument;
-use bordin_store::{CaseSeries, NewResponse, SessionRow, Store};
+use bordin_store::{CaseSeries, NewResponse, SessionRow, Store, Submitted};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRunner};
 
-use crate::support::{fresh_store, phq9_values, registry, scored, submit, world, World, T0};
+use crate::support::{
+    fresh_store, pending_administration, phq9_values, registry, scored, submit, world, World, T0,
+};
 
 /// One submission of a scenario.
 #[derive(Debug, Clone)]
@@ -130,7 +132,7 @@ async fn run_scenario(store: &Store, w: &World, steps: &[Step]) {
                         (store.clone(), w.clone(), sub.clone(), instrument.clone());
                     tasks.push(tokio::spawn(async move {
                         store
-                            .submit_response(
+                            .submit_response_and_series(
                                 &w.clinic_id,
                                 &NewResponse {
                                     administration_id: None,
@@ -149,9 +151,23 @@ async fn run_scenario(store: &Store, w: &World, steps: &[Step]) {
                             .await
                     }));
                 }
+                let alone = subs.len() == 1;
                 for (task, sub) in tasks.into_iter().zip(subs) {
-                    let id = task.await.unwrap().unwrap().response_id().to_owned();
-                    responses.push((id, sub.instrument, sub.session));
+                    let (submitted, series) = task.await.unwrap().unwrap();
+                    // The series handed back is the one stored (when no other submission
+                    // followed it).
+                    let series = series.expect("a stored submission comes with its series");
+                    if alone {
+                        assert_eq!(
+                            series,
+                            store.case_series(&w.clinic_id, &w.case_id).await.unwrap()
+                        );
+                    }
+                    responses.push((
+                        submitted.response_id().to_owned(),
+                        sub.instrument,
+                        sub.session,
+                    ));
                 }
             }
             Step::Correct { which, sub } if !responses.is_empty() => {
@@ -271,6 +287,39 @@ async fn later_submissions_add_and_others_rebuild() {
     // The first response: the series was built when the session was added (from nothing),
     // so it is rebuilt once.
     let first = submit(&store, &w, phq9, &answers, &sheet, None, T0 + 1_000).await;
+    // A second submission of the same form stores nothing, so it hands back no series.
+    let admin = pending_administration(&store, &w, phq9, None).await;
+    let link = |at| NewResponse {
+        administration_id: Some(&admin),
+        case_id: &w.case_id,
+        session_id: Some(&w.session.session_id),
+        client_id: Some(&w.client_id),
+        instrument: phq9,
+        respondent: phq9.respondent,
+        answers: &answers,
+        sheet: &sheet,
+        submitted_at: at,
+        entered_by: "link",
+        source: ResponseSource::Link,
+    };
+    let (once, series) = store
+        .submit_response_and_series(&w.clinic_id, &link(T0 + 1_100))
+        .await
+        .unwrap();
+    assert!(matches!(once, Submitted::Stored { .. }) && series.is_some());
+    let (again, series) = store
+        .submit_response_and_series(&w.clinic_id, &link(T0 + 1_200))
+        .await
+        .unwrap();
+    assert_eq!(
+        (again, series),
+        (
+            Submitted::AlreadyStored {
+                response_id: once.response_id().to_owned()
+            },
+            None
+        )
+    );
     mark(&store, &w).await;
     submit(&store, &w, phq9, &answers, &sheet, None, T0 + 2_000).await;
     assert!(
