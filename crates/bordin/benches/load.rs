@@ -19,10 +19,15 @@
 //! `source .ci/postgres.sh && bordin_pg_start && cargo bench -p bordin --bench load`.
 //! `BORDIN_LOAD_SUBMISSIONS` (default 2000), `BORDIN_LOAD_CONCURRENCY` (default 16) and
 //! `BORDIN_LOAD_HISTORY` change the load; every phase also stops after `BORDIN_LOAD_SECONDS`
-//! (default 60) seconds. The load goes to 127.0.0.1 only.
+//! (default 60) seconds. Each of `BORDIN_LOAD_ROUNDS` (default 3) rounds prepares every path on
+//! fresh databases, then lets the paths take turns, `BORDIN_LOAD_SLICE` (default 250)
+//! submissions each, until every path has made all of its submissions; the table gives the
+//! median round, and each round's ratio to the raw database. The load goes to 127.0.0.1 only.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,6 +45,10 @@ struct Settings {
     cases: usize,
     /// Past responses per case, written before the measurement.
     history: usize,
+    /// Rounds of every path (the table gives the median round).
+    rounds: usize,
+    /// Submissions per turn of a path within a round.
+    slice: usize,
 }
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -79,8 +88,24 @@ async fn fresh(
         let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
             .await
             .expect("analyze connection");
-        conn.execute("ANALYZE").await.expect("ANALYZE");
+        // VACUUM as well: autovacuum would otherwise start on the freshly inserted tables
+        // in the middle of a measured phase.
+        conn.execute("VACUUM ANALYZE")
+            .await
+            .expect("VACUUM ANALYZE");
     }
+    // The seeding's writes are put to disk before the measurement, so that no path pays for
+    // another's: a checkpoint that falls inside a measured phase writes the seeded tables'
+    // pages meanwhile (and on PostgreSQL makes the next change of each page log it whole).
+    // Every phase starts right after its own checkpoint.
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+        .await
+        .expect("checkpoint connection");
+    let checkpoint = match backend {
+        TestBackend::Postgres => "CHECKPOINT",
+        TestBackend::Sqlite => "PRAGMA wal_checkpoint(TRUNCATE)",
+    };
+    conn.execute(checkpoint).await.expect("checkpoint");
     (url, db, store, practice)
 }
 
@@ -124,8 +149,28 @@ async fn history(store: &Store, s: &Settings, registry: &Registry, practice: &Pr
     assert_eq!(m.done, total, "the practice's history is complete");
 }
 
-async fn bench_bordin(backend: TestBackend, s: &Settings, registry: &Registry) -> Measured {
-    let (_url, _db, store, practice) = fresh(backend, s, registry).await;
+/// One path ready to measure: its database seeded (and for Bordin its server running), and
+/// the operation that makes submission `i`.
+struct Rig {
+    op: Op,
+    /// Stops what the path started (server, pools) when awaited.
+    close: Pin<Box<dyn Future<Output = ()> + Send>>,
+    _db: TestDb,
+}
+
+type Op = Arc<dyn Fn(usize) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+impl Rig {
+    /// Submissions `range` at the bench's concurrency.
+    async fn run(&self, s: &Settings, range: std::ops::Range<usize>) -> Measured {
+        let op = self.op.clone();
+        let start = range.start;
+        run_load(range.len(), s.concurrency, s.limit, move |i| op(start + i)).await
+    }
+}
+
+async fn bordin_rig(backend: TestBackend, s: &Settings, registry: &Registry) -> Rig {
+    let (_url, db, store, practice) = fresh(backend, s, registry).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -143,67 +188,67 @@ async fn bench_bordin(backend: TestBackend, s: &Settings, registry: &Registry) -
         .build()
         .expect("client");
     let practice = Arc::new(practice);
-    let m = run_load(s.submissions, s.concurrency, s.limit, move |i| {
-        let (client, base, practice) = (client.clone(), base.clone(), practice.clone());
-        async move {
-            let link = &practice.links[i];
-            let resp = client
-                .post(format!(
-                    "{base}/api/v1/links/{}/{}",
-                    practice.clinic_id, link.secret
-                ))
-                .json(&serde_json::json!({ "answers": load::answers(i) }))
-                .send()
-                .await
-                .expect("the server answers");
-            assert_eq!(resp.status().as_u16(), 201, "submission {i}");
-        }
-    })
-    .await;
-    let _ = stop.send(());
-    let _ = server.await;
-    store.close().await;
-    m
+    Rig {
+        op: Arc::new(move |i| {
+            let (client, base, practice) = (client.clone(), base.clone(), practice.clone());
+            Box::pin(async move {
+                let link = &practice.links[i];
+                let resp = client
+                    .post(format!(
+                        "{base}/api/v1/links/{}/{}",
+                        practice.clinic_id, link.secret
+                    ))
+                    .json(&serde_json::json!({ "answers": load::answers(i) }))
+                    .send()
+                    .await
+                    .expect("the server answers");
+                assert_eq!(resp.status().as_u16(), 201, "submission {i}");
+            })
+        }),
+        close: Box::pin(async move {
+            let _ = stop.send(());
+            let _ = server.await;
+            store.close().await;
+        }),
+        _db: db,
+    }
 }
 
-async fn bench_store(backend: TestBackend, s: &Settings, registry: &Registry) -> Measured {
-    let (_url, _db, store, practice) = fresh(backend, s, registry).await;
+async fn store_rig(backend: TestBackend, s: &Settings, registry: &Registry) -> Rig {
+    let (_url, db, store, practice) = fresh(backend, s, registry).await;
     let instrument = registry.get(load::INSTRUMENT).expect("phq9").clone();
     let practice = Arc::new(practice);
     let store2 = store.clone();
-    let m = run_load(s.submissions, s.concurrency, s.limit, move |i| {
-        let (store, practice, instrument) = (store2.clone(), practice.clone(), instrument.clone());
-        async move {
-            let (answers, sheet) = load::scored(&instrument, i).expect("valid answers");
-            let new = load::new_response(
-                &practice.links[i],
-                &instrument,
-                &answers,
-                &sheet,
-                bordin_server::state::now_ms(),
-            );
-            match store
-                .submit_response(&practice.clinic_id, &new)
-                .await
-                .expect("stored")
-            {
-                bordin_store::Submitted::Stored { .. } => {}
-                other => panic!("submission {i}: {other:?}"),
-            }
-        }
-    })
-    .await;
-    store.close().await;
-    m
+    Rig {
+        op: Arc::new(move |i| {
+            let (store, practice, instrument) =
+                (store2.clone(), practice.clone(), instrument.clone());
+            Box::pin(async move {
+                let (answers, sheet) = load::scored(&instrument, i).expect("valid answers");
+                let new = load::new_response(
+                    &practice.links[i],
+                    &instrument,
+                    &answers,
+                    &sheet,
+                    bordin_server::state::now_ms(),
+                );
+                match store
+                    .submit_response(&practice.clinic_id, &new)
+                    .await
+                    .expect("stored")
+                {
+                    bordin_store::Submitted::Stored { .. } => {}
+                    other => panic!("submission {i}: {other:?}"),
+                }
+            })
+        }),
+        close: Box::pin(async move { store.close().await }),
+        _db: db,
+    }
 }
 
-async fn bench_raw(
-    backend: TestBackend,
-    s: &Settings,
-    registry: &Registry,
-    connections: u32,
-) -> Measured {
-    let (url, _db, store, practice) = fresh(backend, s, registry).await;
+async fn raw_rig(backend: TestBackend, s: &Settings, registry: &Registry, connections: u32) -> Rig {
+    let (url, db, store, practice) = fresh(backend, s, registry).await;
     store.close().await;
     let instrument = registry.get(load::INSTRUMENT).expect("phq9").clone();
     sqlx::any::install_default_drivers();
@@ -238,9 +283,9 @@ async fn bench_raw(
     };
     let practice = Arc::new(practice);
     let pool2 = pool.clone();
-    let m = run_load(s.submissions, s.concurrency, s.limit, move |i| {
+    let op: Op = Arc::new(move |i| {
         let (pool, practice, instrument) = (pool2.clone(), practice.clone(), instrument.clone());
-        async move {
+        Box::pin(async move {
             let (answers, sheet) = load::scored(&instrument, i).expect("valid answers");
             let link = &practice.links[i];
             // The answers as the store writes them: item id -> exact decimal text.
@@ -311,11 +356,13 @@ async fn bench_raw(
                     .expect("insert flag");
             }
             tx.commit().await.expect("commit");
-        }
-    })
-    .await;
-    pool.close().await;
-    m
+        })
+    });
+    Rig {
+        op,
+        close: Box::pin(async move { pool.close().await }),
+        _db: db,
+    }
 }
 
 fn main() {
@@ -325,6 +372,8 @@ fn main() {
         limit: Duration::from_secs(env_usize("BORDIN_LOAD_SECONDS", 60) as u64),
         cases: 200,
         history: env_usize("BORDIN_LOAD_HISTORY", 10),
+        rounds: env_usize("BORDIN_LOAD_ROUNDS", 3).max(1),
+        slice: env_usize("BORDIN_LOAD_SLICE", 250).max(1),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -345,50 +394,95 @@ fn main() {
         }
     }
     println!(
-        "load: {} submissions of PHQ-9 over {} cases, concurrency {}, loopback",
-        s.submissions, s.cases, s.concurrency
+        "load: {} submissions of PHQ-9 over {} cases, concurrency {}, loopback, {} rounds",
+        s.submissions, s.cases, s.concurrency, s.rounds
     );
-    println!("| backend | path | submissions/s | p50 ms | p99 ms | done | vs best raw |");
-    println!("|---|---|---:|---:|---:|---:|---:|");
     for backend in backends {
-        // The raw database with the connections Bordin's store uses for writing (SQLite: one
-        // writer connection; PostgreSQL: the pool of 16) and, on SQLite, also with a pool of 8
-        // writing connections that meet in SQLite's busy handler. Bordin is compared with the
-        // faster raw figure.
-        let mut raws = Vec::new();
-        match backend {
-            TestBackend::Sqlite => {
-                raws.push((
-                    "raw sqlx, 1 writer connection",
-                    rt.block_on(bench_raw(backend, &s, &registry, 1)),
-                ));
-                raws.push((
-                    "raw sqlx, 8 connections",
-                    rt.block_on(bench_raw(backend, &s, &registry, 8)),
-                ));
+        // Each round measures every path on fresh databases: the raw database with the
+        // connections Bordin's store uses for writing (SQLite: one writer connection;
+        // PostgreSQL: the pool of 16) and, on SQLite, also with a pool of 8 writing
+        // connections that meet in SQLite's busy handler; then the store; then Bordin
+        // over HTTP. Bordin is compared with the faster raw figure of the same round.
+        //
+        // Why turns and rounds: on a shared 2-vCPU VM the same path's rate drifts by a factor
+        // of two or more within minutes (the raw PostgreSQL loop alone gave 820 to 2900
+        // submissions/s on one afternoon, phase after phase), and a path measured in one go can
+        // land in a slow stretch the others missed. Taking turns spreads every stretch over
+        // all paths; the rounds show what is left of the drift, and the table gives the median
+        // round.
+        let raw_paths: &[(&str, u32)] = match backend {
+            TestBackend::Sqlite => &[
+                ("raw sqlx, 1 writer connection", 1),
+                ("raw sqlx, 8 connections", 8),
+            ],
+            TestBackend::Postgres => &[("raw sqlx, 16 connections", 16)],
+        };
+        let paths: Vec<&str> = raw_paths
+            .iter()
+            .map(|(p, _)| *p)
+            .chain(["Store::submit_response", "Bordin HTTP"])
+            .collect();
+        // Per path, per round: the measurement and its ratio to the round's best raw rate.
+        let mut runs: Vec<Vec<(Measured, f64)>> = vec![Vec::new(); paths.len()];
+        for round in 1..=s.rounds {
+            let mut rigs = Vec::new();
+            for (_, connections) in raw_paths {
+                rigs.push(rt.block_on(raw_rig(backend, &s, &registry, *connections)));
             }
-            TestBackend::Postgres => {
-                raws.push((
-                    "raw sqlx, 16 connections",
-                    rt.block_on(bench_raw(backend, &s, &registry, 16)),
-                ));
+            rigs.push(rt.block_on(store_rig(backend, &s, &registry)));
+            rigs.push(rt.block_on(bordin_rig(backend, &s, &registry)));
+            // The paths take turns, a slice of submissions each, so that a slow stretch of the
+            // machine falls on all of them alike.
+            let mut parts: Vec<Vec<Measured>> = vec![Vec::new(); rigs.len()];
+            let mut start = 0;
+            while start < s.submissions {
+                let end = (start + s.slice).min(s.submissions);
+                for (rig, part) in rigs.iter().zip(&mut parts) {
+                    part.push(rt.block_on(rig.run(&s, start..end)));
+                }
+                start = end;
+            }
+            for rig in rigs {
+                rt.block_on(rig.close);
+            }
+            let measured: Vec<Measured> = parts.iter().map(|p| Measured::merge(p)).collect();
+            let best = measured[..raw_paths.len()]
+                .iter()
+                .map(Measured::rate)
+                .fold(0.0, f64::max);
+            let line: Vec<String> = paths
+                .iter()
+                .zip(&measured)
+                .map(|(p, m)| format!("{p} {:.0}", m.rate()))
+                .collect();
+            println!("{backend:?} round {round}: {}", line.join(", "));
+            for (k, m) in measured.into_iter().enumerate() {
+                let ratio = m.rate() / best;
+                runs[k].push((m, ratio));
             }
         }
-        let store = rt.block_on(bench_store(backend, &s, &registry));
-        let bordin = rt.block_on(bench_bordin(backend, &s, &registry));
-        let best = raws.iter().map(|(_, m)| m.rate()).fold(0.0, f64::max);
-        let rows = raws
-            .iter()
-            .map(|(p, m)| (*p, m))
-            .chain([("Store::submit_response", &store), ("Bordin HTTP", &bordin)]);
-        for (path, m) in rows {
+        println!(
+            "| backend | path | submissions/s | p50 ms | p99 ms | done | vs best raw (rounds) |"
+        );
+        println!("|---|---|---:|---:|---:|---:|---:|");
+        for (path, rounds) in paths.iter().zip(&runs) {
+            let median = |f: &dyn Fn(&(Measured, f64)) -> f64| {
+                let mut v: Vec<f64> = rounds.iter().map(f).collect();
+                v.sort_by(f64::total_cmp);
+                v[v.len() / 2]
+            };
+            let ratios: Vec<String> = rounds
+                .iter()
+                .map(|(_, r)| format!("{:.0}", 100.0 * r))
+                .collect();
             println!(
-                "| {backend:?} | {path} | {:.0} | {:.1} | {:.1} | {} | {:.0}% |",
-                m.rate(),
-                m.p50_ms,
-                m.p99_ms,
-                m.done,
-                100.0 * m.rate() / best
+                "| {backend:?} | {path} | {:.0} | {:.1} | {:.1} | {} | **{:.0}%** ({}) |",
+                median(&|(m, _)| m.rate()),
+                median(&|(m, _)| m.p50_ms),
+                median(&|(m, _)| m.p99_ms),
+                rounds.iter().map(|(m, _)| m.done).sum::<usize>(),
+                100.0 * median(&|(_, r)| *r),
+                ratios.join(" / ")
             );
         }
     }

@@ -16,16 +16,50 @@ use bordin_store::{NewAdministration, NewCase, NewResponse, Store, StoreError};
 // Load generation (the benchmarks `load` and `login`)
 
 /// Rate and latency of one phase.
+#[derive(Debug, Clone)]
 pub struct Measured {
     pub done: usize,
     pub seconds: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
+    /// Every operation's latency in milliseconds, sorted (for [`Measured::merge`]).
+    pub latencies_ms: Vec<f64>,
 }
 
 impl Measured {
     pub fn rate(&self) -> f64 {
         self.done as f64 / self.seconds
+    }
+
+    fn from_latencies(mut latencies_ms: Vec<f64>, seconds: f64) -> Self {
+        latencies_ms.sort_by(f64::total_cmp);
+        let pct = |p: f64| {
+            if latencies_ms.is_empty() {
+                return f64::NAN;
+            }
+            let k =
+                ((latencies_ms.len() as f64 * p).ceil() as usize).clamp(1, latencies_ms.len()) - 1;
+            latencies_ms[k]
+        };
+        Self {
+            done: latencies_ms.len(),
+            seconds,
+            p50_ms: pct(0.50),
+            p99_ms: pct(0.99),
+            latencies_ms,
+        }
+    }
+
+    /// Several phases of the same path as one: operations and seconds added, percentiles over
+    /// every operation.
+    pub fn merge(parts: &[Measured]) -> Self {
+        Self::from_latencies(
+            parts
+                .iter()
+                .flat_map(|m| m.latencies_ms.iter().copied())
+                .collect(),
+            parts.iter().map(|m| m.seconds).sum(),
+        )
     }
 }
 
@@ -69,20 +103,10 @@ where
         }
     }
     let seconds = start.elapsed().as_secs_f64();
-    all.sort();
-    let pct = |p: f64| {
-        if all.is_empty() {
-            return f64::NAN;
-        }
-        let k = ((all.len() as f64 * p).ceil() as usize).clamp(1, all.len()) - 1;
-        all[k].as_secs_f64() * 1000.0
-    };
-    Measured {
-        done: all.len(),
+    Measured::from_latencies(
+        all.iter().map(|d| d.as_secs_f64() * 1000.0).collect(),
         seconds,
-        p50_ms: pct(0.50),
-        p99_ms: pct(0.99),
-    }
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
