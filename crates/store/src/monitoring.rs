@@ -75,28 +75,29 @@ pub(crate) async fn refresh_cases_series(
     case_ids: &[&str],
     at: i64,
 ) -> Result<()> {
-    let built = rebuild(tx, clinic_id, case_ids).await?;
-    write_series(tx, clinic_id, &built, at).await
-}
-
-/// The series of `case_ids` computed afresh from their rows (locked first).
-async fn rebuild(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    clinic_id: &str,
-    case_ids: &[&str],
-) -> Result<Vec<Built>> {
     let mut cases: Vec<&str> = case_ids.to_vec();
     cases.sort_unstable();
     cases.dedup();
+    // The rebuild reads the cases' rows and writes the result: on PostgreSQL a concurrent
+    // submission to the same case must wait, or its rebuild could overwrite this one's. Cases
+    // are locked in id order, as every writer does.
+    crate::lock_cases(tx, clinic_id, &cases).await?;
+    let built = rebuild(tx, clinic_id, &cases).await?;
+    write_series(tx, clinic_id, &built, at).await
+}
+
+/// The series of `cases` (sorted, distinct, already locked by the caller) computed afresh from
+/// their rows.
+async fn rebuild(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    clinic_id: &str,
+    cases: &[&str],
+) -> Result<Vec<Built>> {
     if cases.is_empty() {
         return Ok(Vec::new());
     }
     // `$2, $3, …` for the cases, after the clinic's `$1`.
     let list = crate::placeholders(cases.len(), 1);
-    // The rebuild reads the cases' rows and writes the result: on PostgreSQL a concurrent
-    // submission to the same case must wait, or its rebuild could overwrite this one's. Cases
-    // are locked in id order, as every writer does.
-    crate::lock_cases(tx, clinic_id, &cases).await?;
     // CROSS JOIN keeps `responses` (found by `responses_by_case`) the outer loop on SQLite. With
     // plain JOINs and no ANALYZE statistics (Bordin never runs ANALYZE), SQLite's planner drives
     // the join from `scores` by the `clinic_id` prefix of its key, i.e. scans every score of the
@@ -116,7 +117,7 @@ async fn rebuild(
          ORDER BY r.case_id, se.number, r.submitted_at, r.response_id"
     );
     let mut q = sqlx::query(&sql).bind(clinic_id);
-    for c in &cases {
+    for c in cases {
         q = q.bind(*c);
     }
     let rows = q.fetch_all(&mut **tx).await?;
@@ -161,7 +162,7 @@ async fn rebuild(
         "SELECT case_id, number, status FROM sessions WHERE clinic_id = $1 AND case_id IN ({list}) ORDER BY case_id, number"
     );
     let mut q = sqlx::query(&sql).bind(clinic_id);
-    for c in &cases {
+    for c in cases {
         q = q.bind(*c);
     }
     let sessions = q.fetch_all(&mut **tx).await?;
@@ -288,8 +289,7 @@ pub(crate) async fn add_to_cases_series(
             stale.push(case_id);
             continue;
         }
-        let mut subjects: Subjects =
-            serde_json::from_str(&series).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut subjects: Subjects = from_json(&series)?;
         let mut latest = through;
         for r in &new {
             let Some(number) = r.session_id.as_deref().and_then(|s| numbers.get(s)) else {
@@ -315,8 +315,7 @@ pub(crate) async fn add_to_cases_series(
         out.push(Built {
             case_id: case_id.to_owned(),
             subjects,
-            sessions: serde_json::from_str(&sessions)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            sessions: sessions_from_json(&sessions)?,
             through: Some(latest),
         });
     }
@@ -380,8 +379,7 @@ fn add_response<'a>(
         if inst != r.instrument_id {
             continue;
         }
-        let parsed: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(r.answers).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let parsed: serde_json::Map<String, serde_json::Value> = from_json(r.answers)?;
         if let Some(v) = parsed
             .get(item)
             .and_then(|v| v.as_str())
@@ -444,6 +442,20 @@ fn to_json(v: &impl serde::Serialize) -> Result<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// A stored `sessions` column: session number (as text, JSON object keys) → attended. A key
+/// that is not a number is skipped.
+fn sessions_from_json(text: &str) -> Result<BTreeMap<i64, bool>> {
+    let sessions: BTreeMap<String, bool> = from_json(text)?;
+    Ok(sessions
+        .into_iter()
+        .filter_map(|(k, v)| k.parse().ok().map(|k| (k, v)))
+        .collect())
+}
+
 /// Puts `value` at `session` in a measure's series, kept in session order: one value per
 /// session, a later response at the same session replacing it.
 fn put(s: &mut SubjectSeries, measure: &str, session: i64, value: f64) {
@@ -455,17 +467,10 @@ fn put(s: &mut SubjectSeries, measure: &str, session: i64, value: f64) {
 }
 
 fn series_from(r: &AnyRow) -> Result<CaseSeries> {
-    let series: String = r.try_get("series")?;
-    let sessions: String = r.try_get("sessions")?;
-    let sessions: BTreeMap<String, bool> =
-        serde_json::from_str(&sessions).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     Ok(CaseSeries {
         case_id: r.try_get("case_id")?,
-        subjects: serde_json::from_str(&series).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        sessions: sessions
-            .into_iter()
-            .filter_map(|(k, v)| k.parse().ok().map(|k| (k, v)))
-            .collect(),
+        subjects: from_json(&r.try_get::<String, _>("series")?)?,
+        sessions: sessions_from_json(&r.try_get::<String, _>("sessions")?)?,
         case_status: r.try_get("status")?,
     })
 }
