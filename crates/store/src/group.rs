@@ -12,7 +12,8 @@
 //! How:
 //! - [`Store::submit_response`] turns the submission into the rows it writes ([`ResponseRows`])
 //!   and queues it, with the request's held read entries and its actor, for the store's group
-//!   writer tasks ([`writers`]; started on first use, on the caller's runtime);
+//!   writer tasks ([`writers`]; started on first use, on a thread of their own, each on
+//!   connections of its own so that its statements stay prepared);
 //! - the writer takes the first waiting submission and every other already waiting (at most
 //!   [`GROUP_MAX`]), and writes them in one write transaction: each administration closed and
 //!   its response inserted, then each touched case's series brought up to date once (in case
@@ -24,8 +25,8 @@
 //!   answer, not an error); if the group's transaction fails for any other reason (a constraint,
 //!   a lost connection), each of its submissions is written again alone, so one bad submission
 //!   cannot fail the others and every caller gets its own answer;
-//! - without a runtime to run the writer on, or once the writer is gone (its runtime shut down),
-//!   the caller writes its submission alone, on its own task.
+//! - if the writers' thread could not be started, or once the writers are gone, the caller
+//!   writes its submission alone, on its own task.
 //!
 //! Locks within a group (PostgreSQL): administrations by id, then cases in sorted order, then
 //! clinics' chain heads in sorted order, all taken in that order by every group and by the
@@ -60,39 +61,66 @@ pub(crate) struct Job {
     reply: oneshot::Sender<Result<Outcome>>,
 }
 
-/// The store's queue to its group writer; started on first use and shared by the store's
+/// The store's queue to its group writers; started on first use and shared by the store's
 /// clones.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Groups(Arc<OnceLock<mpsc::Sender<Job>>>);
+pub(crate) struct Groups(Arc<OnceLock<Option<mpsc::Sender<Job>>>>);
 
 impl Groups {
-    /// The queue, starting the writer on the current runtime the first time; `None` outside a
-    /// runtime.
+    /// The queue, starting the writers the first time; `None` when their thread could not be
+    /// started (the caller then writes alone).
+    ///
+    /// The writers run on a thread of their own, with a single-threaded runtime, rather than
+    /// on the caller's runtime. A group is a dozen network round trips to PostgreSQL, and the
+    /// writer resumes after each one; on the server's runtime each resumption queued behind the
+    /// HTTP work of the same cores (parsing, scoring, answering), which lengthened every group
+    /// and with it the time the clinic's chain head is held. On a thread of its own the writer
+    /// is woken by the operating system as soon as the database answers (BENCHMARKS.md, "Load").
     fn sender(&self, store: &Store) -> Option<mpsc::Sender<Job>> {
-        let runtime = tokio::runtime::Handle::try_current().ok()?;
-        Some(
-            self.0
-                .get_or_init(|| {
-                    let (tx, rx) = mpsc::channel(QUEUE);
-                    let rx = Arc::new(tokio::sync::Mutex::new(rx));
-                    // The writers' store has no queue of its own: when every user's store is
-                    // dropped, the queue closes and the writers end.
-                    let writer = store.without_groups();
-                    for _ in 0..writers(store.backend()) {
-                        runtime.spawn(write_groups(writer.clone(), rx.clone()));
+        self.0
+            .get_or_init(|| {
+                let (tx, rx) = mpsc::channel(QUEUE);
+                let rx = Arc::new(tokio::sync::Mutex::new(rx));
+                // The writers' store has no queue of its own: when every user's store is
+                // dropped, the queue closes, the writers end, and so does their thread.
+                let writer = store.without_groups();
+                let count = writers(store.backend());
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                let started = runtime.and_then(|runtime| {
+                    std::thread::Builder::new()
+                        .name("bordin-group-writer".into())
+                        .spawn(move || {
+                            runtime.block_on(async move {
+                                let tasks: Vec<_> = (0..count)
+                                    .map(|_| tokio::spawn(write_groups(writer.clone(), rx.clone())))
+                                    .collect();
+                                for task in tasks {
+                                    let _ = task.await;
+                                }
+                            });
+                        })
+                });
+                match started {
+                    Ok(_) => Some(tx),
+                    Err(e) => {
+                        tracing::error!(error = %e, "the group writer could not start; submissions are written one by one");
+                        None
                     }
-                    tx
-                })
-                .clone(),
-        )
+                }
+            })
+            .clone()
     }
 }
 
 impl Store {
-    /// This store's connections without its group writer (for the writer itself).
+    /// This store without its group writers, writing on the group writers' connections (for
+    /// the writers themselves).
     fn without_groups(&self) -> Store {
         let mut s = self.clone();
         s.groups = Groups::default();
+        s.writer = self.group_writer.clone();
         s
     }
 
@@ -112,7 +140,7 @@ impl Store {
         let outcome = match self.groups.sender(self) {
             Some(queue) => match queue.send(job).await {
                 Ok(()) => answer.await.unwrap_or_else(|_| {
-                    // The writer's runtime stopped while holding this submission: whether it
+                    // The writer stopped (it panicked) while holding this submission: whether it
                     // committed is unknown, so the caller must not report success.
                     Err(StoreError::Unavailable(
                         "the group writer stopped before answering".into(),
@@ -311,8 +339,10 @@ const RESPONSES_PER_SERIES_STEP: usize = 200;
 /// (administrations, responses, series) while the first holds the clinic's chain head from its
 /// audit append to its commit. More writers only split the waiting submissions into smaller
 /// groups that queue at the same head: measured with the load bench (2 writers against 4, two
-/// runs each, 16 clients over HTTP: 1107 and 1033 against 983 and 1011 submissions/s).
-fn writers(backend: crate::Backend) -> usize {
+/// runs each, 16 clients over HTTP: 1107 and 1033 against 983 and 1011 submissions/s; again
+/// with the writers on their own thread and connections, 2 against 3 and 4: 54% of the raw
+/// rate against 44% and 51%).
+pub(crate) fn writers(backend: crate::Backend) -> usize {
     match backend {
         crate::Backend::Sqlite => 1,
         crate::Backend::Postgres => 2,

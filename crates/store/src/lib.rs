@@ -119,6 +119,10 @@ pub struct Store {
     /// in order and without sleeping, for the database's single write lock (see
     /// [`Store::write_tx`]); on PostgreSQL the same pool as `pool`.
     writer: AnyPool,
+    /// The group writers' connections ([`group`]). On PostgreSQL a pool of its own, one
+    /// connection per writer task, so that the statements of a group stay prepared on the
+    /// connections that run them; on SQLite the writer connection.
+    group_writer: AnyPool,
     backend: Backend,
     /// Keys for clinical free text; `None` writes plain text and refuses to open sealed text.
     keyring: Option<std::sync::Arc<seal::Keyring>>,
@@ -170,7 +174,7 @@ impl Store {
                     })
                 })
         };
-        let (pool, writer) = match backend {
+        let (pool, writer, group_writer) = match backend {
             Backend::Sqlite => {
                 let pool = sqlite_pool(SQLITE_CONNECTIONS)
                     .connect_with(options.clone())
@@ -181,11 +185,12 @@ impl Store {
                 // wakes late after the lock is free; queueing for this connection instead hands
                 // the lock over as soon as a commit returns (BENCHMARKS.md, load).
                 let writer = sqlite_pool(1).connect_with(options).await?;
-                (pool, writer)
+                (pool, writer.clone(), writer)
             }
             Backend::Postgres => {
-                let pool = AnyPoolOptions::new()
-                    .max_connections(POSTGRES_CONNECTIONS)
+                let pg_pool = |connections: u32| {
+                    AnyPoolOptions::new()
+                    .max_connections(connections)
                     .acquire_timeout(Duration::from_secs(30))
                     .after_connect(|conn, _meta| {
                         Box::pin(async move {
@@ -199,22 +204,40 @@ impl Store {
                             Ok(())
                         })
                     })
+                };
+                // The group writers' connections keep every group size's statements prepared
+                // (a few kinds of statement per size, up to `group::GROUP_MAX` sizes): sqlx's
+                // default cache of 100 statements would re-prepare them as sizes vary.
+                let mut group_options = options.clone();
+                if !group_options
+                    .database_url
+                    .query_pairs()
+                    .any(|(k, _)| k == "statement-cache-capacity")
+                {
+                    group_options
+                        .database_url
+                        .query_pairs_mut()
+                        .append_pair("statement-cache-capacity", "1024");
+                }
+                let group_writer = pg_pool(group::writers(Backend::Postgres) as u32)
+                    .connect_lazy_with(group_options);
+                let pool = pg_pool(POSTGRES_CONNECTIONS)
                     .connect_with(options)
                     .await
                     .map_err(|e| match e {
                         // Name what failed without echoing the URL's password.
-                        sqlx::Error::Configuration(m) => StoreError::UnsupportedUrl(format!(
-                            "{} ({m})",
-                            redact(&url)
-                        )),
+                        sqlx::Error::Configuration(m) => {
+                            StoreError::UnsupportedUrl(format!("{} ({m})", redact(&url)))
+                        }
                         e => StoreError::Database(e),
                     })?;
-                (pool.clone(), pool)
+                (pool.clone(), pool, group_writer)
             }
         };
         let store = Self {
             pool,
             writer,
+            group_writer,
             backend,
             keyring: None,
             groups: group::Groups::default(),
@@ -260,6 +283,7 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
         self.writer.close().await;
+        self.group_writer.close().await;
     }
 
     /// A cheap query proving the database answers (for `/healthz`).
