@@ -227,50 +227,54 @@ pub(crate) async fn add_to_cases_series(
     // Locked as the rebuild locks them, and read afterwards in a statement of its own, so that
     // the read sees whatever a writer that held the lock before committed.
     crate::lock_cases(tx, clinic_id, &cases).await?;
-    // The cases' status comes along for the series handed back.
-    let sql = format!(
-        "SELECT c.case_id, c.status, cs.series, cs.sessions, cs.series_through
-         FROM cases c LEFT JOIN case_series cs ON cs.clinic_id = c.clinic_id AND cs.case_id = c.case_id
-         WHERE c.clinic_id = $1 AND c.case_id IN ({list})"
-    );
-    let mut q = sqlx::query(&sql).bind(clinic_id);
-    for c in &cases {
-        q = q.bind(*c);
-    }
-    let mut status: HashMap<String, String> = HashMap::new();
-    let mut stored: HashMap<String, (String, String, i64)> = HashMap::new();
-    for r in q.fetch_all(&mut **tx).await? {
-        let case_id: String = r.try_get("case_id")?;
-        if let (Some(series), Some(sessions), Some(through)) = (
-            r.try_get::<Option<String>, _>("series")?,
-            r.try_get::<Option<String>, _>("sessions")?,
-            r.try_get::<Option<i64>, _>("series_through")?,
-        ) {
-            stored.insert(case_id.clone(), (series, sessions, through));
-        }
-        status.insert(case_id, r.try_get("status")?);
-    }
-    // The numbers of the sessions the responses are about (a response without a session is
-    // not part of any series, as in the rebuild).
+    // One statement reads, after the lock, each case's status (it comes along for the series
+    // handed back) and stored series, and the numbers of the sessions the responses are about
+    // (a response without a session is not part of any series, as in the rebuild). One rather
+    // than two: each statement is a round trip while the group's transaction holds its locks.
     let mut session_ids: Vec<&str> = responses
         .iter()
         .filter_map(|r| r.session_id.as_deref())
         .collect();
     session_ids.sort_unstable();
     session_ids.dedup();
-    let mut numbers: HashMap<String, i64> = HashMap::new();
+    let mut sql = format!(
+        "SELECT 'case' AS kind, c.case_id AS id, c.status AS status, cs.series AS series,
+                cs.sessions AS sessions, cs.series_through AS n
+         FROM cases c LEFT JOIN case_series cs ON cs.clinic_id = c.clinic_id AND cs.case_id = c.case_id
+         WHERE c.clinic_id = $1 AND c.case_id IN ({list})"
+    );
     if !session_ids.is_empty() {
-        let sql = format!(
-            "SELECT session_id, number FROM sessions WHERE clinic_id = $1 AND session_id IN ({})",
-            crate::placeholders(session_ids.len(), 1)
-        );
-        let mut q = sqlx::query(&sql).bind(clinic_id);
-        for s in &session_ids {
-            q = q.bind(*s);
+        sql.push_str(&format!(
+            " UNION ALL
+             SELECT 'session', s.session_id, NULL, NULL, NULL, s.number FROM sessions s
+             WHERE s.clinic_id = $1 AND s.session_id IN ({})",
+            crate::placeholders(session_ids.len(), 1 + cases.len())
+        ));
+    }
+    let mut q = sqlx::query(&sql).bind(clinic_id);
+    for id in cases.iter().chain(&session_ids) {
+        q = q.bind(*id);
+    }
+    let mut status: HashMap<String, String> = HashMap::new();
+    let mut stored: HashMap<String, (String, String, i64)> = HashMap::new();
+    let mut numbers: HashMap<String, i64> = HashMap::new();
+    for r in q.fetch_all(&mut **tx).await? {
+        let id: String = r.try_get("id")?;
+        let through: Option<i64> = r.try_get("n")?;
+        if r.try_get::<String, _>("kind")? == "session" {
+            if let Some(number) = through {
+                numbers.insert(id, number);
+            }
+            continue;
         }
-        for r in q.fetch_all(&mut **tx).await? {
-            numbers.insert(r.try_get("session_id")?, r.try_get("number")?);
+        if let (Some(series), Some(sessions), Some(through)) = (
+            r.try_get::<Option<String>, _>("series")?,
+            r.try_get::<Option<String>, _>("sessions")?,
+            through,
+        ) {
+            stored.insert(id.clone(), (series, sessions, through));
         }
+        status.insert(id, r.try_get("status")?);
     }
     let mut out = Vec::new();
     let mut stale = Vec::new();
