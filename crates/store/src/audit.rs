@@ -15,7 +15,8 @@
 //! Serialisation: an entry is appended inside a write transaction that first reads the clinic's
 //! chain head (`audit_heads`). On SQLite the write transaction (`BEGIN IMMEDIATE`) already holds
 //! the database's write lock; on PostgreSQL the head row is locked `FOR UPDATE`. Either way two
-//! appends to one clinic's chain cannot both read the same head.
+//! appends to one clinic's chain cannot both read the same head. Inserting the entries moves
+//! the head to the last of them (trigger `audit_log_moves_head`), in the same transaction.
 //!
 //! Who is acting comes from the request: the server wraps each request in [`scope`] with the
 //! source address, the authenticating step names the actor ([`set_actor`]), and every store
@@ -471,14 +472,9 @@ pub(crate) async fn append_all(
         for chunk in chained.chunks(ENTRIES_PER_STATEMENT) {
             insert_entries(tx, chunk).await?;
         }
-        // The head moves once, to the last entry (trigger `audit_heads_move_by_one`: only
-        // forward, and only to an entry of the chain).
-        sqlx::query("UPDATE audit_heads SET seq = $2, hash = $3 WHERE clinic_id = $1")
-            .bind(clinic)
-            .bind(seq)
-            .bind(&prev_hash)
-            .execute(&mut **tx)
-            .await?;
+        // The inserts moved the head to the last entry (trigger `audit_log_moves_head`,
+        // migration 0012; `audit_heads_move_by_one` lets it move only forward, and only to an
+        // entry of the chain).
         written.extend(chained);
     }
     Ok(written)

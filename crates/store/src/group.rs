@@ -175,8 +175,9 @@ impl Store {
     ///
     /// Statements per group, whatever its size (up to the chunk sizes): per clinic one UPDATE
     /// closing its administrations; one INSERT each for responses, scores and flags; per
-    /// clinic four for the case series (lock, stored series, session numbers, upsert) and
-    /// three for the audit chain (head, entries, head) — about ten for a one-clinic group.
+    /// clinic three for the case series (lock; stored series with the session numbers;
+    /// upsert) and two for the audit chain (head, entries; the inserts move the head) — about
+    /// ten round trips with BEGIN and COMMIT for a one-clinic group.
     async fn write_group(&self, jobs: &[Job]) -> Result<Vec<Result<Outcome>>> {
         let mut tx = self.write_tx().await?;
         // 1. Close every administration answered, once per administration; a job whose

@@ -331,6 +331,15 @@ async fn submissions_arriving_together_commit_as_a_group_with_one_outcome_each()
     assert_eq!(submits, LINKS, "one submit entry per stored response");
     let report = store.verify_audit_chain(&w.clinic_id, None).await.unwrap();
     assert_eq!(report.problem, None);
+    // The groups' inserts moved the stored head to the chain's last entry (migration 0012).
+    let head = store
+        .audit_heads()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|h| h.clinic_id == w.clinic_id)
+        .expect("the clinic has a head");
+    assert_eq!((head.seq, head.hash), (report.entries, report.head));
 
     let stored = store.case_series(&w.clinic_id, &w.case_id).await.unwrap();
     store
