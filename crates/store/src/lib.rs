@@ -133,6 +133,14 @@ pub struct Store {
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// Set on every PostgreSQL connection. A commit returns only once its WAL record is flushed:
+/// with the server's fsync=on, an acknowledged submission survives a crash
+/// (shared/reference/security.md). Set per connection so that a server configured otherwise
+/// cannot weaken it; UTC and UTF-8 are what the store assumes (times are epoch milliseconds,
+/// text is Rust strings).
+const POSTGRES_SESSION: &str =
+    "SET synchronous_commit = on; SET client_encoding = 'UTF8'; SET TIME ZONE 'UTC'";
+
 /// Connections per pool. SQLite has one writer at a time, so more connections only queue; a
 /// PostgreSQL server runs writers in parallel (its default `max_connections` is 100).
 const SQLITE_CONNECTIONS: u32 = 8;
@@ -190,20 +198,14 @@ impl Store {
             Backend::Postgres => {
                 let pg_pool = |connections: u32| {
                     AnyPoolOptions::new()
-                    .max_connections(connections)
-                    .acquire_timeout(Duration::from_secs(30))
-                    .after_connect(|conn, _meta| {
-                        Box::pin(async move {
-                            // A commit returns only once its WAL record is flushed: with the
-                            // server's fsync=on, an acknowledged submission survives a crash
-                            // (shared/reference/security.md). Set per connection so a server
-                            // configured otherwise cannot weaken it; UTC and UTF-8 are what the
-                            // store assumes (times are epoch milliseconds, text is Rust strings).
-                            conn.execute("SET synchronous_commit = on; SET client_encoding = 'UTF8'; SET TIME ZONE 'UTC'")
-                                .await?;
-                            Ok(())
+                        .max_connections(connections)
+                        .acquire_timeout(Duration::from_secs(30))
+                        .after_connect(|conn, _meta| {
+                            Box::pin(async move {
+                                conn.execute(POSTGRES_SESSION).await?;
+                                Ok(())
+                            })
                         })
-                    })
                 };
                 // The group writers' connections keep every group size's statements prepared
                 // (a few kinds of statement per size, up to `group::GROUP_MAX` sizes): sqlx's
