@@ -133,7 +133,14 @@ pub struct Store {
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// Set on every PostgreSQL connection. A commit returns only once its WAL record is flushed:
+/// Run on every SQLite connection. WAL lets readers proceed during a write; FULL syncs the WAL
+/// on every commit so an acknowledged submission survives power loss, not just a crash
+/// (shared/reference/security.md). busy_timeout queues writers from other processes (the CLI)
+/// and Bordin's few autocommit writes.
+const SQLITE_SESSION: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+    PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 15000; PRAGMA secure_delete = ON;";
+
+/// Run on every PostgreSQL connection. A commit returns only once its WAL record is flushed:
 /// with the server's fsync=on, an acknowledged submission survives a crash
 /// (shared/reference/security.md). Set per connection so that a server configured otherwise
 /// cannot weaken it; UTC and UTF-8 are what the store assumes (times are epoch milliseconds,
@@ -145,6 +152,19 @@ const POSTGRES_SESSION: &str =
 /// PostgreSQL server runs writers in parallel (its default `max_connections` is 100).
 const SQLITE_CONNECTIONS: u32 = 8;
 const POSTGRES_CONNECTIONS: u32 = 16;
+
+/// A pool of at most `connections`, each of which runs `session` once when it opens.
+fn pool_options(connections: u32, session: &'static str) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                conn.execute(session).await?;
+                Ok(())
+            })
+        })
+}
 
 impl Store {
     /// Opens (creating if needed) the database at `url` and brings its schema up to date.
@@ -166,25 +186,9 @@ impl Store {
             return Err(StoreError::UnsupportedUrl(redact(url)));
         };
         let options = AnyConnectOptions::from_str(&url)?;
-        let sqlite_pool = |connections: u32| {
-            AnyPoolOptions::new()
-                .max_connections(connections)
-                .acquire_timeout(Duration::from_secs(30))
-                .after_connect(|conn, _meta| {
-                    Box::pin(async move {
-                        // WAL lets readers proceed during a write; FULL syncs the WAL on every
-                        // commit so an acknowledged submission survives power loss, not just a
-                        // crash (shared/reference/security.md). busy_timeout queues writers
-                        // from other processes (the CLI) and Bordin's few autocommit writes.
-                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 15000; PRAGMA secure_delete = ON;")
-                            .await?;
-                        Ok(())
-                    })
-                })
-        };
         let (pool, writer, group_writer) = match backend {
             Backend::Sqlite => {
-                let pool = sqlite_pool(SQLITE_CONNECTIONS)
+                let pool = pool_options(SQLITE_CONNECTIONS, SQLITE_SESSION)
                     .connect_with(options.clone())
                     .await?;
                 // One writer connection: SQLite runs one write transaction at a time anyway.
@@ -192,21 +196,12 @@ impl Store {
                 // in SQLite's busy handler, which sleeps 1, 2, 5 … 100 ms between tries and so
                 // wakes late after the lock is free; queueing for this connection instead hands
                 // the lock over as soon as a commit returns (BENCHMARKS.md, load).
-                let writer = sqlite_pool(1).connect_with(options).await?;
+                let writer = pool_options(1, SQLITE_SESSION)
+                    .connect_with(options)
+                    .await?;
                 (pool, writer.clone(), writer)
             }
             Backend::Postgres => {
-                let pg_pool = |connections: u32| {
-                    AnyPoolOptions::new()
-                        .max_connections(connections)
-                        .acquire_timeout(Duration::from_secs(30))
-                        .after_connect(|conn, _meta| {
-                            Box::pin(async move {
-                                conn.execute(POSTGRES_SESSION).await?;
-                                Ok(())
-                            })
-                        })
-                };
                 // The group writers' connections keep every group size's statements prepared
                 // (a few kinds of statement per size, up to `group::GROUP_MAX` sizes): sqlx's
                 // default cache of 100 statements would re-prepare them as sizes vary.
@@ -221,9 +216,10 @@ impl Store {
                         .query_pairs_mut()
                         .append_pair("statement-cache-capacity", "1024");
                 }
-                let group_writer = pg_pool(group::writers(Backend::Postgres) as u32)
-                    .connect_lazy_with(group_options);
-                let pool = pg_pool(POSTGRES_CONNECTIONS)
+                let group_writer =
+                    pool_options(group::writers(Backend::Postgres) as u32, POSTGRES_SESSION)
+                        .connect_lazy_with(group_options);
+                let pool = pool_options(POSTGRES_CONNECTIONS, POSTGRES_SESSION)
                     .connect_with(options)
                     .await
                     .map_err(|e| match e {
